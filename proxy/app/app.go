@@ -1,0 +1,212 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/meshlite/meshlite/internal/logging"
+	"github.com/meshlite/meshlite/proxy/admin"
+	"github.com/meshlite/meshlite/proxy/conninfo"
+	"github.com/meshlite/meshlite/proxy/detect"
+	"github.com/meshlite/meshlite/proxy/h2"
+	"github.com/meshlite/meshlite/proxy/http1"
+	"github.com/meshlite/meshlite/proxy/metrics"
+	"github.com/meshlite/meshlite/proxy/resolve"
+	"github.com/meshlite/meshlite/proxy/server"
+)
+
+// Proxy is a running meshlite-proxy: its listeners are open once New
+// returns; Run serves them until its context ends.
+type Proxy struct {
+	cfg     Config
+	log     zerolog.Logger
+	Metrics *metrics.Proxy
+
+	outbound, inbound *server.Server
+	lnOut             []net.Listener
+	lnIn              net.Listener
+	admin             *http.Server
+	lnAdmin           net.Listener
+	ready             atomic.Bool
+}
+
+// New validates cfg, opens the listeners and builds the proxy. Logs go to
+// out. origDst reads original destinations; nil means SO_ORIGINAL_DST (tests
+// of the layers above substitute their own).
+func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("proxy: invalid configuration: %w", err)
+	}
+	lvl, _ := logging.Parse(cfg.LogLevel)
+	log, level := logging.New(out, lvl)
+	p := &Proxy{cfg: cfg, log: log, Metrics: metrics.New()}
+	var access *zerolog.Logger
+	if cfg.AccessLog {
+		l := log.With().Str("log", "access").Logger()
+		access = &l
+	}
+	self := map[uint16]bool{}
+	for _, a := range append(splitAddrs(cfg.OutboundAddr), cfg.InboundAddr, cfg.AdminAddr) {
+		if port, ok := listenPort(a); ok && port != 0 {
+			self[port] = true
+		}
+	}
+	memo := detect.NewMemo(4096, 10*time.Minute, nil)
+	base := server.Config{
+		OrigDst:        origDst,
+		OpaquePorts:    portSet(cfg.OpaquePorts),
+		SelfPorts:      self,
+		Detect:         detect.Config{FirstByteWindow: cfg.DetectWindow, Timeout: cfg.DetectTimeout},
+		Memo:           memo,
+		ConnectTimeout: cfg.ConnectTimeout,
+		HTTP1: http1.Limits{
+			MaxRequestLineBytes: cfg.MaxRequestLine,
+			MaxHeaderBytes:      cfg.MaxHeaderBytes,
+			MaxHeaderCount:      cfg.MaxHeaderCount,
+		},
+		H2: h2.Limits{
+			MaxConcurrentStreams: uint32(cfg.H2MaxStreams),
+			MaxHeaderListBytes:   cfg.MaxHeaderBytes,
+			IdleTimeout:          cfg.H2IdleTimeout,
+		},
+		Metrics:   p.Metrics,
+		AccessLog: access,
+	}
+	var err error
+	outCfg := base
+	outCfg.Direction, outCfg.Resolver = conninfo.Outbound, resolve.OrigDst
+	outCfg.Log = log.With().Str("direction", "outbound").Logger()
+	if p.outbound, err = server.New(outCfg); err != nil {
+		return nil, fmt.Errorf("proxy: outbound: %w", err)
+	}
+	inCfg := base
+	inCfg.Direction, inCfg.Resolver = conninfo.Inbound, resolve.Localhost
+	inCfg.Log = log.With().Str("direction", "inbound").Logger()
+	if p.inbound, err = server.New(inCfg); err != nil {
+		return nil, fmt.Errorf("proxy: inbound: %w", err)
+	}
+	p.admin = &http.Server{
+		Handler:           admin.Handler(admin.Config{Registry: p.Metrics.Registry, Level: level, Ready: p.ready.Load}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if err := p.listen(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Proxy) listen() (err error) {
+	var lc net.ListenConfig
+	ctx := context.Background()
+	defer func() {
+		if err != nil {
+			p.closeListeners()
+		}
+	}()
+	for _, a := range splitAddrs(p.cfg.OutboundAddr) {
+		ln, err := lc.Listen(ctx, "tcp", a)
+		if err != nil {
+			if ip, perr := netip.ParseAddrPort(a); perr == nil && ip.Addr().Is6() && errors.Is(err, syscall.EADDRNOTAVAIL) {
+				p.log.Warn().Str("addr", a).Msg("IPv6 is not available; outbound listener skipped")
+				continue
+			}
+			return fmt.Errorf("proxy: outbound listener on %s: %w", a, err)
+		}
+		p.lnOut = append(p.lnOut, ln)
+	}
+	if len(p.lnOut) == 0 {
+		return fmt.Errorf("proxy: no outbound listener could be opened on %s", p.cfg.OutboundAddr)
+	}
+	if p.lnIn, err = lc.Listen(ctx, "tcp", p.cfg.InboundAddr); err != nil {
+		return fmt.Errorf("proxy: inbound listener on %s: %w", p.cfg.InboundAddr, err)
+	}
+	if p.lnAdmin, err = lc.Listen(ctx, "tcp", p.cfg.AdminAddr); err != nil {
+		return fmt.Errorf("proxy: admin listener on %s: %w", p.cfg.AdminAddr, err)
+	}
+	return nil
+}
+
+func (p *Proxy) closeListeners() {
+	for _, ln := range append(slices.Clone(p.lnOut), p.lnIn, p.lnAdmin) {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// Addrs returns the bound addresses of the (first) outbound, the inbound
+// and the admin listeners.
+func (p *Proxy) Addrs() (outbound, inbound, admin net.Addr) {
+	return p.lnOut[0].Addr(), p.lnIn.Addr(), p.lnAdmin.Addr()
+}
+
+// Run serves until ctx ends, then shuts down gracefully: the proxy reports
+// not ready, stops accepting, lets in-flight requests and connections
+// finish within the shutdown grace period, closes what is left, and
+// returns nil. It returns an error if a listener fails while serving.
+func (p *Proxy) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2+len(p.lnOut))
+	var wg sync.WaitGroup
+	serve := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("proxy: %s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	// Requests must outlive the serving context during the drain, so the
+	// servers get a context that is only cancelled once Run returns.
+	connCtx, connCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer connCancel()
+	for _, ln := range p.lnOut {
+		serve("outbound", func() error { return p.outbound.Serve(connCtx, ln) })
+	}
+	serve("inbound", func() error { return p.inbound.Serve(connCtx, p.lnIn) })
+	serve("admin", func() error { return p.admin.Serve(p.lnAdmin) })
+	p.ready.Store(true)
+	out, in, adm := p.Addrs()
+	p.log.Info().Str("outbound", out.String()).Str("inbound", in.String()).Str("admin", adm.String()).Msg("meshlite-proxy serving")
+
+	<-ctx.Done()
+	p.ready.Store(false)
+	p.log.Info().Dur("grace", p.cfg.ShutdownGrace).Msg("draining")
+	graceCtx, graceCancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownGrace)
+	defer graceCancel()
+	var dwg sync.WaitGroup
+	for name, s := range map[string]*server.Server{"outbound": p.outbound, "inbound": p.inbound} {
+		dwg.Add(1)
+		go func() {
+			defer dwg.Done()
+			if err := s.Shutdown(graceCtx); err != nil {
+				p.log.Warn().Err(err).Str("listener", name).Msg("drain incomplete")
+			}
+		}()
+	}
+	dwg.Wait()
+	p.admin.Shutdown(graceCtx) //nolint:errcheck // nothing left to do about it
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	p.log.Info().Msg("stopped")
+	return errors.Join(errs...)
+}
