@@ -9,7 +9,8 @@ H2SPEC_VERSION := v2.2.1+incompatible
 STATICCHECK_VERSION := v0.7.0
 export MESHLITE_TOOLS_DIR := $(TOOLS_DIR)
 
-BINARIES := meshlite-proxy
+# Every main package: */cmd/<binary>.
+CMDS := ./proxy/cmd/... ./cli/cmd/...
 # Debian packages the tests and the demo use (command → package).
 APT_NEEDS := iptables:iptables ip:iproute2 curl:curl promtool:prometheus setpriv:util-linux
 
@@ -22,7 +23,7 @@ help: ## list targets
 
 build: ## build every binary into bin/
 	@mkdir -p bin
-	$(GO) build -trimpath -o bin/ $(addprefix ./proxy/cmd/,$(filter meshlite-proxy,$(BINARIES)))
+	$(GO) build -trimpath -o bin/ $(CMDS)
 
 deps: ## install missing Debian packages and Go modules
 	@missing=""; for pair in $(APT_NEEDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
@@ -53,8 +54,8 @@ lint: tools ## gofmt check, go vet, staticcheck
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
 
-demo: deps build ## run the local demo (root)
-	$(GO) run ./internal/demo/cmd/demo
+demo: deps build ## run the local demo (root); DEMO_SECONDS=N stops it after N seconds
+	bin/meshctl demo --bin-dir bin $(if $(DEMO_SECONDS),--duration $(DEMO_SECONDS)s)
 
 bench: deps build ## run the benchmarks and write bench/RESULTS.md
 	$(GO) run ./bench/cmd/meshbench

@@ -39,7 +39,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	fmt.Fprintln(tw, "\tmin\tp50\tp90\tp99\tp99.9\tmax\tmean\t")
+	fmt.Fprintf(tw, "%-8s\tmin\tp50\tp90\tp99\tp99.9\tmax\tmean\t\n", "")
 	type row struct {
 		name string
 		s    Summary
@@ -50,7 +50,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	for _, row := range rows {
 		s := row.s
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.name, FormatDuration(s.Min),
+		fmt.Fprintf(tw, "%-8s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.name, FormatDuration(s.Min),
 			FormatDuration(s.P50), FormatDuration(s.P90), FormatDuration(s.P99),
 			FormatDuration(s.P999), FormatDuration(s.Max), FormatDuration(s.Mean))
 	}

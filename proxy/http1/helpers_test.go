@@ -201,6 +201,7 @@ func (c *client) expectClosed() {
 	case errors.As(err, &ne) && ne.Timeout():
 		c.t.Fatal("connection still open: read timed out")
 	}
+	_ = c.nc.Close()
 }
 
 // echoHandler answers with a summary of what it was given.
