@@ -7,12 +7,15 @@ export PATH := /usr/local/go/bin:$(PATH)
 TOOLS_DIR ?= $(HOME)/.cache/meshlite/bin
 H2SPEC_VERSION := v2.2.1+incompatible
 STATICCHECK_VERSION := v0.7.0
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
+PROTOS := $(shell find internal/api -name '*.proto')
 export MESHLITE_TOOLS_DIR := $(TOOLS_DIR)
 
 # Every main package: */cmd/<binary>.
 CMDS := ./proxy/cmd/... ./cli/cmd/...
 # Debian packages the tests and the demo use (command → package).
-APT_NEEDS := iptables:iptables ip:iproute2 curl:curl promtool:prometheus setpriv:util-linux
+APT_NEEDS := iptables:iptables ip:iproute2 curl:curl promtool:prometheus setpriv:util-linux protoc:protobuf-compiler
 
 TEST_TIMEOUT ?= 15m
 
@@ -33,7 +36,7 @@ deps: ## install missing Debian packages and Go modules
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	$(GO) mod download
 
-tools: $(TOOLS_DIR)/h2spec $(TOOLS_DIR)/staticcheck ## build the pinned external test tools into $(TOOLS_DIR)
+tools: $(TOOLS_DIR)/h2spec $(TOOLS_DIR)/staticcheck $(TOOLS_DIR)/protoc-gen-go $(TOOLS_DIR)/protoc-gen-go-grpc ## build the pinned external test tools into $(TOOLS_DIR)
 
 $(TOOLS_DIR)/h2spec:
 	@mkdir -p $(TOOLS_DIR)
@@ -43,7 +46,23 @@ $(TOOLS_DIR)/staticcheck:
 	@mkdir -p $(TOOLS_DIR)
 	GOBIN=$(TOOLS_DIR) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-test: deps tools lint ## run the whole test suite (root: network namespaces and iptables are used)
+$(TOOLS_DIR)/protoc-gen-go:
+	@mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+$(TOOLS_DIR)/protoc-gen-go-grpc:
+	@mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+generate: deps $(TOOLS_DIR)/protoc-gen-go $(TOOLS_DIR)/protoc-gen-go-grpc ## regenerate the gRPC code from internal/api/**/*.proto
+	PATH=$(TOOLS_DIR):$$PATH protoc -I . -I /usr/include --go_out=. --go_opt=module=github.com/meshlite/meshlite \
+	  --go-grpc_out=. --go-grpc_opt=module=github.com/meshlite/meshlite $(PROTOS)
+
+generate-check: generate ## fail if the committed generated code differs from what generate produces
+	@git diff --exit-code -- internal/api || (echo "generated code is stale: run make generate and commit"; exit 1)
+	@test -z "$$(git status --porcelain -- internal/api | grep '^??')" || (echo "untracked generated files: run make generate and commit"; git status --porcelain -- internal/api; exit 1)
+
+test: deps tools lint generate-check ## run the whole test suite (root: network namespaces and iptables are used)
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 lint: tools ## gofmt check, go vet, staticcheck

@@ -13,7 +13,9 @@ import (
 var distributions = map[string]func(r *rand.Rand) time.Duration{
 	"uniform-µs":  func(r *rand.Rand) time.Duration { return time.Duration(1000 + r.Int64N(999_000)) },
 	"uniform-all": func(r *rand.Rand) time.Duration { return time.Duration(1000 + r.Int64N(60e9)) },
-	"log-uniform": func(r *rand.Rand) time.Duration { return time.Duration(math.Exp(math.Log(1e3) + r.Float64()*math.Log(6e7))) },
+	"log-uniform": func(r *rand.Rand) time.Duration {
+		return time.Duration(math.Exp(math.Log(1e3) + r.Float64()*math.Log(6e7)))
+	},
 	"exponential": func(r *rand.Rand) time.Duration { return time.Duration(1000 + r.ExpFloat64()*200e3) },
 	"lognormal":   func(r *rand.Rand) time.Duration { return time.Duration(math.Exp(11 + 2*r.NormFloat64())) },
 	"bimodal": func(r *rand.Rand) time.Duration {

@@ -88,7 +88,7 @@ func TestWriteTable(t *testing.T) {
 
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
-		1234 * time.Nanosecond:  "1.2µs",
+		1234 * time.Nanosecond:   "1.2µs",
 		12345 * time.Microsecond: "12.345ms",
 		1500 * time.Millisecond:  "1.5000s",
 	} {

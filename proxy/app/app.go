@@ -104,6 +104,14 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 	if err := p.listen(); err != nil {
 		return nil, err
 	}
+	// A configured port may be 0 (any free port): the loop check needs the
+	// ports actually bound. Nothing serves yet, so the shared map is safe
+	// to fill here.
+	for _, ln := range append(slices.Clone(p.lnOut), p.lnIn, p.lnAdmin) {
+		if port, ok := listenPort(ln.Addr().String()); ok {
+			self[port] = true
+		}
+	}
 	return p, nil
 }
 

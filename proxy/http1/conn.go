@@ -268,7 +268,7 @@ func (c *conn) callHandler(w *response, r *http.Request) (panicked bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = true
-			if p != http.ErrAbortHandler { //nolint:errorlint // sentinel panic value, compared as net/http does
+			if p != http.ErrAbortHandler { // a sentinel panic value, compared as net/http does
 				c.srv.Log.Error().Str("remote", c.remote).Str("method", r.Method).Str("uri", r.RequestURI).
 					Interface("panic", p).Str("stack", string(debug.Stack())).Msg("http1: handler panicked")
 			}

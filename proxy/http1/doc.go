@@ -49,7 +49,18 @@
 // writes the response (full duplex), always.
 //
 // Connections are kept alive as HTTP/1.1 and HTTP/1.0 prescribe and
-// pipelined requests are served in order. While a handler runs with its
-// request body fully read, the connection is watched in the background and
-// the request's context is cancelled when the client goes away.
+// pipelined requests are served in order. Responses always say HTTP/1.1
+// (RFC 9110 §6.2); HTTP/1.0 clients get no 1xx and no chunked bodies. After
+// a handler returns, up to 256 KiB of unread request body is drained to keep
+// the connection; more than that, and the connection is closed.
+//
+// While a handler runs with its request body fully read, the connection is
+// watched in the background, as net/http does, and the request's context is
+// cancelled when the client goes away. Like net/http, a client that
+// half-closes its side after sending counts as gone; a request whose
+// successor is already buffered (pipelining) is not watched.
+//
+// Timeouts: IdleTimeout for the first byte of each request, HeaderTimeout
+// for the rest of its head, none while the body streams (a long upload is
+// fine), and none on writes.
 package http1

@@ -41,9 +41,9 @@ type response struct {
 
 // Compile-time guards: everything http.NewResponseController looks for.
 var (
-	_ http.ResponseWriter = (*response)(nil)
-	_ http.Flusher        = (*response)(nil)
-	_ http.Hijacker       = (*response)(nil)
+	_ http.ResponseWriter                           = (*response)(nil)
+	_ http.Flusher                                  = (*response)(nil)
+	_ http.Hijacker                                 = (*response)(nil)
 	_ interface{ FlushError() error }               = (*response)(nil)
 	_ interface{ SetReadDeadline(time.Time) error } = (*response)(nil)
 	_ interface{ EnableFullDuplex() error }         = (*response)(nil)

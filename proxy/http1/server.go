@@ -85,8 +85,11 @@ type Server struct {
 // clean end (client close, idle timeout, shutdown, hijack) returns nil.
 // After a handler hijacked nc, ServeConn returns without closing it.
 //
-// nc may be any net.Conn, such as one that first replays the bytes protocol
-// detection already read; it must support read deadlines.
+// Cancelling ctx cancels the requests' contexts but does not close nc; use
+// Shutdown to stop serving. nc may be any net.Conn, such as one that first
+// replays the bytes protocol detection already read; it must support read
+// deadlines, which the server uses for its timeouts and to stop its
+// background read.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 	if s.Handler == nil {
 		_ = nc.Close()
