@@ -13,7 +13,7 @@ PROTOS := $(shell find internal/api -name '*.proto')
 export MESHLITE_TOOLS_DIR := $(TOOLS_DIR)
 
 # Every main package: */cmd/<binary>.
-CMDS := ./proxy/cmd/... ./cli/cmd/...
+CMDS := ./proxy/cmd/... ./cli/cmd/... ./init/cmd/...
 # Debian packages the tests and the demo use (command → package).
 APT_NEEDS := iptables:iptables ip:iproute2 curl:curl promtool:prometheus setpriv:util-linux protoc:protobuf-compiler
 
@@ -36,7 +36,11 @@ deps: ## install missing Debian packages and Go modules
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	$(GO) mod download
 
-tools: $(TOOLS_DIR)/h2spec $(TOOLS_DIR)/staticcheck $(TOOLS_DIR)/protoc-gen-go $(TOOLS_DIR)/protoc-gen-go-grpc ## build the pinned external test tools into $(TOOLS_DIR)
+tools: kube-tools $(TOOLS_DIR)/h2spec $(TOOLS_DIR)/staticcheck $(TOOLS_DIR)/protoc-gen-go $(TOOLS_DIR)/protoc-gen-go-grpc ## build the pinned external test tools into $(TOOLS_DIR)
+
+.PHONY: kube-tools
+kube-tools: ## build kube-apiserver, kube-controller-manager, kubectl and etcd (pinned) into $(TOOLS_DIR); ~10 min the first time
+	@bash hack/kube/build.sh
 
 $(TOOLS_DIR)/h2spec:
 	@mkdir -p $(TOOLS_DIR)

@@ -22,7 +22,7 @@ const ProxyUID = 2102
 
 // Options configure a demo run.
 type Options struct {
-	// BinDir holds meshlite-proxy.
+	// BinDir holds meshlite-proxy and meshlite-init.
 	BinDir string
 	// Duration ends the demo after this long; 0 runs until ctx ends.
 	Duration time.Duration
@@ -54,8 +54,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		o.Interval = 2 * time.Second
 	}
 	proxyBin := filepath.Join(o.BinDir, "meshlite-proxy")
-	if _, err := os.Stat(proxyBin); err != nil {
-		return fmt.Errorf("demo: %s not found (run make build first): %w", proxyBin, err)
+	initBin := filepath.Join(o.BinDir, "meshlite-init")
+	for _, bin := range []string{proxyBin, initBin} {
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("demo: %s not found (run make build first): %w", bin, err)
+		}
 	}
 	if o.Duration > 0 {
 		var cancel context.CancelFunc
@@ -84,7 +87,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Errorf("demo: %w", err)
 	}
 	for _, pod := range []*netenv.Pod{web, client} {
-		if err := redirect(ctx, pod); err != nil {
+		if err := redirect(ctx, pod, initBin); err != nil {
 			return err
 		}
 		if _, err := pod.Start(ctx, netenv.ProcSpec{Name: "proxy", Path: proxyBin, UID: ProxyUID, GID: ProxyUID,
@@ -131,21 +134,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 }
 
-// redirect installs the pod's iptables rules: inbound TCP (but the admin
-// port) to 4143, outbound TCP of every uid but the proxy's, off loopback,
-// to 4140.
-func redirect(ctx context.Context, pod *netenv.Pod) error {
-	rules := [][]string{
-		{"-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "4191", "-j", "RETURN"},
-		{"-t", "nat", "-A", "PREROUTING", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "4143"},
-		{"-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-m", "owner", "--uid-owner", fmt.Sprint(ProxyUID), "-j", "RETURN"},
-		{"-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-o", "lo", "-j", "RETURN"},
-		{"-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "4140"},
-	}
-	for _, r := range rules {
-		if out, err := pod.Command(ctx, 0, "iptables", r...).CombinedOutput(); err != nil {
-			return fmt.Errorf("demo: iptables %v in %s: %w: %s", r, pod.Name, err, out)
-		}
+// redirect installs the pod's iptables rules with meshlite-init: inbound
+// TCP (but the admin port) to 4143, outbound TCP of every uid but the
+// proxy's, off loopback, to 4140.
+func redirect(ctx context.Context, pod *netenv.Pod, initBin string) error {
+	if out, err := pod.Command(ctx, 0, initBin).CombinedOutput(); err != nil {
+		return fmt.Errorf("demo: meshlite-init in %s: %w: %s", pod.Name, err, out)
 	}
 	return nil
 }
