@@ -76,6 +76,7 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 			MaxHeaderBytes:      cfg.MaxHeaderBytes,
 			MaxHeaderCount:      cfg.MaxHeaderCount,
 		},
+		HTTP1IdleTimeout: cfg.HTTPIdleTimeout,
 		H2: h2.Limits{
 			MaxConcurrentStreams: uint32(cfg.H2MaxStreams),
 			MaxHeaderListBytes:   cfg.MaxHeaderBytes,

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/net/http2"
 
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/relay"
@@ -60,6 +61,13 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return // the client went away; nobody to answer
+		}
+		if se := (http2.StreamError{}); errors.As(err, &se) && se.Code != http2.ErrCodeRefusedStream {
+			// The endpoint reset the stream, maybe after acting on it:
+			// reset the client's too rather than answer with a status
+			// (gRPC UNAVAILABLE) that clients take as safe to retry.
+			f.Log.Debug().Err(err).Msg("upstream reset the stream; resetting the client's")
+			panic(http.ErrAbortHandler)
 		}
 		status, reason := classifyErr(err)
 		f.fail(w, r, status, reason)
@@ -117,6 +125,14 @@ func (f *Forwarder) copyResponse(w http.ResponseWriter, resp *http.Response) {
 
 	rc := http.NewResponseController(w)
 	streaming := resp.ContentLength < 0
+	if streaming {
+		// The body may be long in coming (server-sent events, long polls,
+		// gRPC streams that send their headers first): pass the head on
+		// now, as the endpoint did.
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return // the client is gone; closing resp.Body cancels upstream
+		}
+	}
 	bp := bufPool.Get().(*[]byte)
 	err := copyBody(w, rc, resp.Body, *bp, streaming)
 	bufPool.Put(bp)
@@ -194,19 +210,31 @@ func (f *Forwarder) switchProtocols(w http.ResponseWriter, resp *http.Response, 
 		backend.Close()
 		return
 	}
-	// Bytes the client sent after its upgrade request may already sit in
-	// the server's read buffer: hand them over first.
-	if n := brw.Reader.Buffered(); n > 0 {
-		early, _ := brw.Reader.Peek(n)
-		if _, err := backend.Write(early); err != nil {
-			conn.Close()
-			backend.Close()
-			return
-		}
-	}
-	if _, err := relay.Relay(conn, backend); err != nil {
+	// Bytes the client sent after its upgrade request may already have been
+	// read by the server (into brw.Reader, or held by its background read
+	// of the connection): read the client through brw.Reader, which hands
+	// them over first.
+	if _, err := relay.Relay(&hijackedConn{Conn: conn, r: brw.Reader}, backend); err != nil {
 		f.Log.Debug().Err(err).Msg("upgraded connection ended with an error")
 	}
+}
+
+// hijackedConn is a hijacked client connection read through the server's
+// buffered reader.
+type hijackedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *hijackedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// CloseWrite half-closes the connection where it can, so a half-close
+// travels through the relay.
+func (c *hijackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
 }
 
 // fail answers a request the proxy could not forward.

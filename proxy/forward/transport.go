@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 meshlite speaks HTTP/2 through golang.org/x/net/http2 on purpose (README, docs/proxy.md).
+
 package forward
 
 import (

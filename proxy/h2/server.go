@@ -18,12 +18,17 @@
 // streams while the ones in flight finish.
 package h2
 
+//lint:file-ignore SA1019 meshlite speaks HTTP/2 through golang.org/x/net/http2 on purpose (README, docs/proxy.md).
+
 import (
 	"context"
+	"log"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/net/http2"
 )
 
@@ -66,8 +71,10 @@ type Server struct {
 	handler http.Handler
 }
 
-// NewServer returns a server for handler.
-func NewServer(handler http.Handler, l Limits) *Server {
+// NewServer returns a server for handler. What x/net/http2 has to say
+// (mostly clients breaking the protocol) goes to lg at debug level, handler
+// panics at error level.
+func NewServer(handler http.Handler, l Limits, lg zerolog.Logger) *Server {
 	l = l.withDefaults()
 	s := &Server{
 		h2: &http2.Server{
@@ -77,7 +84,11 @@ func NewServer(handler http.Handler, l Limits) *Server {
 			IdleTimeout:                  l.IdleTimeout,
 			WriteByteTimeout:             l.WriteStallTimeout,
 		},
-		base:    &http.Server{MaxHeaderBytes: l.MaxHeaderListBytes, Handler: handler},
+		base: &http.Server{
+			MaxHeaderBytes: l.MaxHeaderListBytes,
+			Handler:        handler,
+			ErrorLog:       log.New(logWriter{lg}, "", 0),
+		},
 		handler: handler,
 	}
 	if err := http2.ConfigureServer(s.base, s.h2); err != nil {
@@ -93,6 +104,20 @@ func NewServer(handler http.Handler, l Limits) *Server {
 // derive from ctx.
 func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	s.h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: s.base, Handler: s.handler})
+}
+
+// logWriter turns x/net/http2's log lines into zerolog events, instead of
+// the standard logger's unstructured stderr.
+type logWriter struct{ log zerolog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "panic") {
+		w.log.Error().Str("component", "http2").Msg(msg)
+	} else {
+		w.log.Debug().Str("component", "http2").Msg(msg)
+	}
+	return len(p), nil
 }
 
 // Shutdown sends GOAWAY on every connection being served and returns at

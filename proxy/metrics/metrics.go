@@ -99,10 +99,15 @@ func (p *Proxy) Request(l HTTPLabels) {
 }
 
 // Response records a finished response: its status, whether it counts as a
-// failure (5xx, a gRPC status other than OK, or no response at all), its
-// gRPC status ("" when not gRPC) and its latency.
-func (p *Proxy) Response(l HTTPLabels, status int, grpcStatus string, latencyMs float64) {
-	v := append(l.values(&p.authorities), statusLabel(status), Classify(status, grpcStatus), grpcStatus)
+// failure (5xx, a gRPC status other than OK, no response at all, or one
+// reset before it was complete), its gRPC status ("" when not gRPC) and its
+// latency.
+func (p *Proxy) Response(l HTTPLabels, status int, grpcStatus string, reset bool, latencyMs float64) {
+	class := Classify(status, grpcStatus)
+	if reset {
+		class = "failure"
+	}
+	v := append(l.values(&p.authorities), statusLabel(status), class, grpcStatus)
 	p.responses.WithLabelValues(v...).Inc()
 	p.latency.WithLabelValues(v...).Observe(latencyMs)
 }

@@ -50,7 +50,7 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 			grpcStatus = "2" // stream reset mid-response: UNKNOWN to the client
 		}
 		elapsed := time.Since(start)
-		cfg.Metrics.Response(labels, status, grpcStatus, float64(elapsed.Microseconds())/1000)
+		cfg.Metrics.Response(labels, status, grpcStatus, panicked, float64(elapsed.Microseconds())/1000)
 		if cfg.AccessLog != nil {
 			ev := cfg.AccessLog.Info().
 				Str("kind", "http").

@@ -46,9 +46,12 @@ type Config struct {
 	// ConnectTimeout bounds connecting to an endpoint; default 1 s.
 	ConnectTimeout time.Duration
 	HTTP1          http1.Limits
-	H2             h2.Limits
-	Metrics        *metrics.Proxy
-	Log            zerolog.Logger
+	// HTTP1IdleTimeout closes an idle HTTP/1 keep-alive connection; default
+	// 60 s.
+	HTTP1IdleTimeout time.Duration
+	H2               h2.Limits
+	Metrics          *metrics.Proxy
+	Log              zerolog.Logger
 	// AccessLog receives one line per request and per TCP connection; nil
 	// turns access logs off.
 	AccessLog *zerolog.Logger
@@ -97,12 +100,13 @@ func New(cfg Config) (*Server, error) {
 	handler = observe.Middleware(observe.Config{Metrics: cfg.Metrics, AccessLog: cfg.AccessLog})(handler)
 	dir := string(cfg.Direction)
 	s.http1 = &http1.Server{
-		Handler:  handler,
-		Limits:   cfg.HTTP1,
-		Log:      cfg.Log,
-		OnReject: func(status int, _ string) { cfg.Metrics.Rejected(dir, status) },
+		Handler:     handler,
+		Limits:      cfg.HTTP1,
+		IdleTimeout: cfg.HTTP1IdleTimeout,
+		Log:         cfg.Log,
+		OnReject:    func(status int, _ string) { cfg.Metrics.Rejected(dir, status) },
 	}
-	s.h2 = h2.NewServer(handler, cfg.H2)
+	s.h2 = h2.NewServer(handler, cfg.H2, cfg.Log)
 	return s, nil
 }
 
@@ -184,18 +188,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	// A connection still in protocol detection when the drain began starts
+	// its HTTP/2 server after the GOAWAY above went out: repeat it while
+	// waiting (x/net sends it once per connection).
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.mu.Lock()
-		n := len(s.conns)
-		for c := range s.conns {
-			c.Close()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-tick.C:
+			s.h2.Shutdown()
+		case <-ctx.Done():
+			s.mu.Lock()
+			n := len(s.conns)
+			for c := range s.conns {
+				c.Close()
+			}
+			s.mu.Unlock()
+			err = fmt.Errorf("server: %d connections still open after the grace period were closed", n)
+			<-done
+			waiting = false
 		}
-		s.mu.Unlock()
-		err = fmt.Errorf("server: %d connections still open after the grace period were closed", n)
-		<-done
 	}
 	s.h1t.CloseIdleConnections()
 	s.h2t.CloseIdleConnections()

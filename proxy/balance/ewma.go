@@ -1,0 +1,149 @@
+package balance
+
+import (
+	"context"
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// minCost is the least latency estimate (in nanoseconds) used in a cost, so
+// that estimates decayed to nothing still let the pending count decide.
+const minCost = 1e3
+
+// PeakEWMA is the default balancer: power of two choices over a
+// peak-sensitive, exponentially weighted moving average of each endpoint's
+// latency, multiplied by its pending requests plus one (Finagle's and
+// Linkerd's peak-EWMA). It ignores weights. See the package documentation
+// for the algorithm and its defaults.
+type PeakEWMA struct {
+	mu     sync.Mutex // serializes Update
+	set    atomic.Pointer[[]member[ewmaState]]
+	rng    *rng
+	params *ewmaParams
+}
+
+var _ Balancer = (*PeakEWMA)(nil)
+
+type ewmaParams struct {
+	clock    clock
+	decay    float64 // ns
+	defRTT   float64 // ns
+	errorRTT float64 // ns
+}
+
+// ewmaState is one endpoint's latency estimate and pending count. The
+// estimate and its time stamp are written under mu and read without it: a
+// Pick that sees one updated before the other only misjudges a cost a bit.
+type ewmaState struct {
+	p        *ewmaParams
+	pending  atomic.Int64
+	est      atomic.Uint64 // float64 bits, ns
+	stamp    atomic.Int64  // ns on p.clock of the last observation
+	mu       sync.Mutex
+	measured bool
+}
+
+// NewPeakEWMA returns a peak-EWMA balancer with no endpoints. It reads
+// opts.Clock (default time.Now), opts.Rand (default the runtime's
+// generator), opts.Decay (default 10s), opts.DefaultRTT (default 30ms) and
+// opts.ErrorRTT (default 1s).
+func NewPeakEWMA(opts Options) *PeakEWMA {
+	return &PeakEWMA{
+		rng: newRNG(opts.Rand),
+		params: &ewmaParams{
+			clock:    newClock(opts.Clock),
+			decay:    float64(or(opts.Decay, DefaultDecay)),
+			defRTT:   float64(or(opts.DefaultRTT, DefaultRTT)),
+			errorRTT: float64(or(opts.ErrorRTT, DefaultErrorRTT)),
+		},
+	}
+}
+
+// Pick chooses the cheaper of two distinct random endpoints, where cost is
+// the decayed latency estimate times (pending + 1).
+func (b *PeakEWMA) Pick(context.Context) (Pick, error) {
+	set := b.set.Load()
+	if set == nil || len(*set) == 0 {
+		return Pick{}, ErrNoEndpoints
+	}
+	ms := *set
+	m := &ms[0]
+	if len(ms) > 1 {
+		i, j := b.rng.two(len(ms))
+		now := b.params.clock.nanos()
+		m = &ms[i]
+		if o := &ms[j]; o.s.cost(now) < m.s.cost(now) {
+			m = o
+		}
+	}
+	m.s.pending.Add(1)
+	return Pick{ep: &m.ep, d: m.s}, nil
+}
+
+// Update replaces the endpoint set; endpoints that stay keep their estimate
+// and pending count, new ones start at DefaultRTT.
+func (b *PeakEWMA) Update(eps []Endpoint) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var old []member[ewmaState]
+	if p := b.set.Load(); p != nil {
+		old = *p
+	}
+	ms := rebuild(old, eps, b.fresh, nil)
+	b.set.Store(&ms)
+}
+
+func (b *PeakEWMA) fresh() *ewmaState {
+	s := &ewmaState{p: b.params}
+	s.est.Store(math.Float64bits(b.params.defRTT))
+	s.stamp.Store(b.params.clock.nanos())
+	return s
+}
+
+// estimate is the latency estimate at now in nanoseconds: between
+// observations it decays toward zero with the time constant, so that an
+// endpoint left alone because it was slow is tried again.
+func (s *ewmaState) estimate(now int64) float64 {
+	est := math.Float64frombits(s.est.Load())
+	if dt := now - s.stamp.Load(); dt > 0 {
+		est *= math.Exp(-float64(dt) / s.p.decay)
+	}
+	return est
+}
+
+func (s *ewmaState) cost(now int64) float64 {
+	est := max(s.estimate(now), minCost)
+	return est * float64(max(s.pending.Load(), 0)+1)
+}
+
+func (s *ewmaState) done(r Result) {
+	s.pending.Add(-1)
+	rtt := float64(r.Latency)
+	if r.Err != nil {
+		rtt = max(rtt, s.p.errorRTT)
+	}
+	if rtt > 0 {
+		s.observe(rtt)
+	}
+}
+
+// observe adds a measured round trip: the first replaces DefaultRTT; later
+// ones above the estimate replace it at once (the peak); others pull it
+// toward them by 1-exp(-elapsed/Decay).
+func (s *ewmaState) observe(rtt float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.p.clock.nanos()
+	est := rtt
+	if s.measured {
+		w := 1.0
+		if dt := now - s.stamp.Load(); dt > 0 {
+			w = math.Exp(-float64(dt) / s.p.decay)
+		}
+		est = max(rtt, math.Float64frombits(s.est.Load())*w+rtt*(1-w))
+	}
+	s.measured = true
+	s.est.Store(math.Float64bits(est))
+	s.stamp.Store(now)
+}
