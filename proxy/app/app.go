@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/meshlite/meshlite/internal/logging"
@@ -22,9 +23,12 @@ import (
 	"github.com/meshlite/meshlite/proxy/detect"
 	"github.com/meshlite/meshlite/proxy/h2"
 	"github.com/meshlite/meshlite/proxy/http1"
+	"github.com/meshlite/meshlite/proxy/identity"
 	"github.com/meshlite/meshlite/proxy/metrics"
+	"github.com/meshlite/meshlite/proxy/mtls"
 	"github.com/meshlite/meshlite/proxy/resolve"
 	"github.com/meshlite/meshlite/proxy/server"
+	"github.com/meshlite/meshlite/proxy/upstream"
 )
 
 // Proxy is a running meshlite-proxy: its listeners are open once New
@@ -34,6 +38,7 @@ type Proxy struct {
 	log     zerolog.Logger
 	Metrics *metrics.Proxy
 
+	identity          *identity.Client // nil without an identity service
 	outbound, inbound *server.Server
 	lnOut             []net.Listener
 	lnIn              net.Listener
@@ -63,14 +68,39 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 			self[port] = true
 		}
 	}
+	var ident server.Identity
+	if cfg.identityEnabled() {
+		icfg := cfg.Identity
+		icfg.Log = log.With().Str("component", "identity").Logger()
+		c, err := identity.New(icfg)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: identity: %w", err)
+		}
+		p.identity, ident = c, c
+		p.Metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "identity_cert_expiry_timestamp_seconds",
+			Help: "When this proxy's current certificate expires, in seconds since the epoch (0 before the first).",
+		}, func() float64 {
+			if exp := c.Expiry(); !exp.IsZero() {
+				return float64(exp.Unix())
+			}
+			return 0
+		}))
+	}
+	table, err := cfg.meshedTable()
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	clients := upstream.New(cfg.ConnectTimeout, sourceOf(ident))
 	memo := detect.NewMemo(4096, 10*time.Minute, nil)
 	base := server.Config{
-		OrigDst:        origDst,
-		OpaquePorts:    portSet(cfg.OpaquePorts),
-		SelfPorts:      self,
-		Detect:         detect.Config{FirstByteWindow: cfg.DetectWindow, Timeout: cfg.DetectTimeout},
-		Memo:           memo,
-		ConnectTimeout: cfg.ConnectTimeout,
+		Upstream:    clients,
+		Identity:    ident,
+		OrigDst:     origDst,
+		OpaquePorts: portSet(cfg.OpaquePorts),
+		SelfPorts:   self,
+		Detect:      detect.Config{FirstByteWindow: cfg.DetectWindow, Timeout: cfg.DetectTimeout},
+		Memo:        memo,
 		HTTP1: http1.Limits{
 			MaxRequestLineBytes: cfg.MaxRequestLine,
 			MaxHeaderBytes:      cfg.MaxHeaderBytes,
@@ -85,9 +115,9 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 		Metrics:   p.Metrics,
 		AccessLog: access,
 	}
-	var err error
 	outCfg := base
-	outCfg.Direction, outCfg.Resolver = conninfo.Outbound, resolve.OrigDst
+	outCfg.Direction = conninfo.Outbound
+	outCfg.Resolver = resolve.Static{Next: resolve.OrigDst, Table: table, MeshPort: uint16(cfg.MeshPort)}
 	outCfg.Log = log.With().Str("direction", "outbound").Logger()
 	if p.outbound, err = server.New(outCfg); err != nil {
 		return nil, fmt.Errorf("proxy: outbound: %w", err)
@@ -99,7 +129,7 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 		return nil, fmt.Errorf("proxy: inbound: %w", err)
 	}
 	p.admin = &http.Server{
-		Handler:           admin.Handler(admin.Config{Registry: p.Metrics.Registry, Level: level, Ready: p.ready.Load}),
+		Handler:           admin.Handler(admin.Config{Registry: p.Metrics.Registry, Level: level, Ready: p.Ready}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	if err := p.listen(); err != nil {
@@ -155,6 +185,21 @@ func (p *Proxy) closeListeners() {
 	}
 }
 
+// Ready reports whether the proxy serves traffic: its listeners are up, it
+// is not draining, and, with an identity service, it holds a certificate.
+func (p *Proxy) Ready() bool {
+	return p.ready.Load() && (p.identity == nil || p.identity.Ready())
+}
+
+// sourceOf turns a possibly nil Identity into a possibly nil mtls.Source
+// (an interface holding a nil pointer would not compare equal to nil).
+func sourceOf(id server.Identity) mtls.Source {
+	if id == nil {
+		return nil
+	}
+	return id
+}
+
 // Addrs returns the bound addresses of the (first) outbound, the inbound
 // and the admin listeners.
 func (p *Proxy) Addrs() (outbound, inbound, admin net.Addr) {
@@ -189,6 +234,14 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	serve("inbound", func() error { return p.inbound.Serve(connCtx, p.lnIn) })
 	serve("admin", func() error { return p.admin.Serve(p.lnAdmin) })
+	if p.identity != nil {
+		// The identity client retries until ctx ends; it never fails.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.identity.Run(connCtx) //nolint:errcheck // returns only when connCtx ends
+		}()
+	}
 	p.ready.Store(true)
 	out, in, adm := p.Addrs()
 	p.log.Info().Str("outbound", out.String()).Str("inbound", in.String()).Str("admin", adm.String()).Msg("meshlite-proxy serving")
@@ -210,6 +263,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	dwg.Wait()
 	p.admin.Shutdown(graceCtx) //nolint:errcheck // nothing left to do about it
+	connCancel()               // ends the identity client, and any request context left
 	wg.Wait()
 	close(errc)
 	var errs []error

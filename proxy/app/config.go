@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/detect"
+	"github.com/meshlite/meshlite/proxy/identity"
+	"github.com/meshlite/meshlite/proxy/resolve"
 )
 
 // EnvPrefix prefixes the environment variable of every flag.
@@ -46,6 +49,19 @@ type Config struct {
 	H2MaxStreams    uint          // 1000 concurrent streams per HTTP/2 connection
 	H2IdleTimeout   time.Duration // 1h
 	HTTPIdleTimeout time.Duration // 60s between requests on an HTTP/1 keep-alive connection
+
+	// Identity configures the proxy's certificate; the proxy has an
+	// identity (and speaks mutual TLS) when Identity.Addr is set.
+	Identity identity.Config
+	// MeshedEndpoints and MeshedEndpointsFile list peers reached over
+	// mutual TLS and the SPIFFE ID each must present, as
+	// "ADDR=SPIFFE_ID" entries (ADDR is IP or IP:port), comma- or
+	// newline-separated. Until the destination service tells the proxy,
+	// this static table does.
+	MeshedEndpoints     string // ""
+	MeshedEndpointsFile string // ""
+	// MeshPort is the peers' inbound port, where mutual TLS goes.
+	MeshPort uint // 4143
 }
 
 // Default returns the defaults.
@@ -67,6 +83,8 @@ func Default() Config {
 		H2MaxStreams:    1000,
 		H2IdleTimeout:   time.Hour,
 		HTTPIdleTimeout: 60 * time.Second,
+		Identity:        identity.Default(),
+		MeshPort:        resolve.DefaultMeshPort,
 	}
 }
 
@@ -88,6 +106,32 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.UintVar(&c.H2MaxStreams, "h2-max-concurrent-streams", c.H2MaxStreams, "concurrent streams allowed per inbound HTTP/2 connection")
 	fs.DurationVar(&c.H2IdleTimeout, "h2-idle-timeout", c.H2IdleTimeout, "close an HTTP/2 connection with no open stream after this long")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", c.HTTPIdleTimeout, "close an HTTP/1 keep-alive connection idle for this long")
+	c.Identity.RegisterFlags(fs)
+	fs.StringVar(&c.MeshedEndpoints, "meshed-endpoints", c.MeshedEndpoints, "peers reached over mutual TLS: ADDR=SPIFFE_ID entries (ADDR is IP or IP:port), comma-separated")
+	fs.StringVar(&c.MeshedEndpointsFile, "meshed-endpoints-file", c.MeshedEndpointsFile, "file of ADDR=SPIFFE_ID entries, one per line, like --meshed-endpoints")
+	fs.UintVar(&c.MeshPort, "mesh-port", c.MeshPort, "inbound port of peer proxies, where mutual TLS connections go")
+}
+
+// identityEnabled reports whether the proxy is to obtain an identity.
+func (c *Config) identityEnabled() bool { return c.Identity.Addr != "" }
+
+// meshedTable parses the static table of meshed endpoints.
+func (c *Config) meshedTable() (*resolve.Table, error) {
+	var text strings.Builder
+	text.WriteString(c.MeshedEndpoints)
+	if c.MeshedEndpointsFile != "" {
+		b, err := os.ReadFile(c.MeshedEndpointsFile)
+		if err != nil {
+			return nil, fmt.Errorf("meshed-endpoints-file: %w", err)
+		}
+		text.WriteString("\n")
+		text.Write(b)
+	}
+	t, err := resolve.ParseTable(strings.NewReader(text.String()))
+	if err != nil {
+		return nil, fmt.Errorf("meshed-endpoints: %w", err)
+	}
+	return t, nil
 }
 
 // Validate reports every problem with c, naming the field.
@@ -137,6 +181,19 @@ func (c *Config) Validate() error {
 		if n.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive, got %d", n.name, n.v))
 		}
+	}
+	if c.identityEnabled() {
+		if err := c.Identity.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if t, err := c.meshedTable(); err != nil {
+		errs = append(errs, err)
+	} else if t.Len() > 0 && !c.identityEnabled() {
+		errs = append(errs, errors.New("meshed-endpoints: peers are listed but the proxy has no identity (--identity-addr), so it could not reach them"))
+	}
+	if c.MeshPort == 0 || c.MeshPort > 65535 {
+		errs = append(errs, fmt.Errorf("mesh-port: %d is not a port", c.MeshPort))
 	}
 	if c.H2MaxStreams == 0 || c.H2MaxStreams > 1<<31-1 {
 		errs = append(errs, fmt.Errorf("h2-max-concurrent-streams: must be between 1 and 2147483647, got %d", c.H2MaxStreams))

@@ -7,10 +7,6 @@ import (
 	"sync/atomic"
 )
 
-// minCost is the least latency estimate (in nanoseconds) used in a cost, so
-// that estimates decayed to nothing still let the pending count decide.
-const minCost = 1e3
-
 // PeakEWMA is the default balancer: power of two choices over a
 // peak-sensitive, exponentially weighted moving average of each endpoint's
 // latency, multiplied by its pending requests plus one (Finagle's and
@@ -38,10 +34,11 @@ type ewmaParams struct {
 type ewmaState struct {
 	p        *ewmaParams
 	pending  atomic.Int64
-	est      atomic.Uint64 // float64 bits, ns
+	est      atomic.Uint64 // float64 bits, ns, > 0
 	stamp    atomic.Int64  // ns on p.clock of the last observation
 	mu       sync.Mutex
 	measured bool
+	_        [16]byte // to 64 bytes: one endpoint per cache line
 }
 
 // NewPeakEWMA returns a peak-EWMA balancer with no endpoints. It reads
@@ -71,9 +68,8 @@ func (b *PeakEWMA) Pick(context.Context) (Pick, error) {
 	m := &ms[0]
 	if len(ms) > 1 {
 		i, j := b.rng.two(len(ms))
-		now := b.params.clock.nanos()
 		m = &ms[i]
-		if o := &ms[j]; o.s.cost(now) < m.s.cost(now) {
+		if o := &ms[j]; o.s.cheaper(m.s) {
 			m = o
 		}
 	}
@@ -101,20 +97,20 @@ func (b *PeakEWMA) fresh() *ewmaState {
 	return s
 }
 
-// estimate is the latency estimate at now in nanoseconds: between
-// observations it decays toward zero with the time constant, so that an
-// endpoint left alone because it was slow is tried again.
-func (s *ewmaState) estimate(now int64) float64 {
-	est := math.Float64frombits(s.est.Load())
-	if dt := now - s.stamp.Load(); dt > 0 {
-		est *= math.Exp(-float64(dt) / s.p.decay)
+// cheaper reports whether s costs less than o now. The cost is the
+// estimate decayed to now times (pending + 1); both decay by the same
+// factor from their stamps, so the comparison needs neither the clock nor
+// more than one exp:
+//
+//	est_s·e^(-(now-t_s)/τ)·(p_s+1) < est_o·e^(-(now-t_o)/τ)·(p_o+1)
+//	⟺ est_s·(p_s+1) < est_o·(p_o+1)·e^((t_o-t_s)/τ)
+func (s *ewmaState) cheaper(o *ewmaState) bool {
+	cs := math.Float64frombits(s.est.Load()) * float64(max(s.pending.Load(), 0)+1)
+	co := math.Float64frombits(o.est.Load()) * float64(max(o.pending.Load(), 0)+1)
+	if dt := o.stamp.Load() - s.stamp.Load(); dt != 0 {
+		co *= math.Exp(float64(dt) / s.p.decay)
 	}
-	return est
-}
-
-func (s *ewmaState) cost(now int64) float64 {
-	est := max(s.estimate(now), minCost)
-	return est * float64(max(s.pending.Load(), 0)+1)
+	return cs < co
 }
 
 func (s *ewmaState) done(r Result) {

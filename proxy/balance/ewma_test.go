@@ -26,6 +26,16 @@ func (b *PeakEWMA) state(key string) *ewmaState {
 	return nil
 }
 
+// estimate is the latency estimate at now in nanoseconds, decayed toward
+// zero since the last observation, as Pick sees it.
+func (s *ewmaState) estimate(now int64) float64 {
+	est := math.Float64frombits(s.est.Load())
+	if dt := now - s.stamp.Load(); dt > 0 {
+		est *= math.Exp(-float64(dt) / s.p.decay)
+	}
+	return est
+}
+
 func (b *PeakEWMA) estimate(key string) time.Duration {
 	return time.Duration(b.state(key).estimate(b.params.clock.nanos()))
 }

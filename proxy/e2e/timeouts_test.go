@@ -168,8 +168,6 @@ func TestShutdownDuringDetection(t *testing.T) {
 
 	t.Run("http1", func(t *testing.T) {
 		t.Parallel()
-		t.Skip("known bug in proxy/http1: ServeConn after Shutdown closes the connection without answering " +
-			"the request protocol detection already read (see the e2e report)")
 		be := newBackend(t, echoHandler(), false)
 		p := startProxy(t, dstFunc(be.Addr))
 		c := dial(t, p.Out)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/meshlite/meshlite/proxy/conninfo"
+	"github.com/meshlite/meshlite/proxy/mtls"
 	"github.com/meshlite/meshlite/proxy/relay"
 	"github.com/meshlite/meshlite/proxy/resolve"
 )
@@ -25,14 +26,23 @@ import (
 // itself, carrying the reason.
 const ErrorHeader = "Meshlite-Proxy-Error"
 
+// Upstream connects to endpoints.
+type Upstream interface {
+	// Prepare returns the client that carries r to ep; it may adjust r's
+	// headers for the hop.
+	Prepare(r *http.Request, ep resolve.Endpoint) (http.RoundTripper, error)
+	// Dial opens a byte stream to ep (for CONNECT tunnels).
+	Dial(ctx context.Context, ep resolve.Endpoint, proto mtls.Proto) (net.Conn, error)
+}
+
 // Forwarder is an http.Handler that forwards each request to the endpoint
 // its Resolver picks for the connection's original destination.
 type Forwarder struct {
 	// Resolver picks the endpoint.
 	Resolver resolve.Resolver
-	// HTTP1 carries HTTP/1 requests; HTTP2 carries HTTP/2 requests.
-	HTTP1, HTTP2 http.RoundTripper
-	Log          zerolog.Logger
+	// Upstream connects to it.
+	Upstream Upstream
+	Log      zerolog.Logger
 }
 
 var _ http.Handler = (*Forwarder)(nil)
@@ -52,10 +62,18 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, r, http.StatusServiceUnavailable, "resolve: "+err.Error())
 		return
 	}
+	if hop := conninfo.HopFrom(ctx); hop != nil {
+		hop.Endpoint, hop.TLS, hop.ServerID = ep.Addr, ep.Meshed(), ep.Identity
+	}
+	if r.Method == http.MethodConnect && r.ProtoMajor == 1 {
+		f.tunnel(w, r, ep)
+		return
+	}
 	out, upgrade := outgoing(ctx, r, ep.Addr)
-	rt := f.HTTP1
-	if r.ProtoMajor == 2 {
-		rt = f.HTTP2
+	rt, err := f.Upstream.Prepare(out, ep)
+	if err != nil {
+		f.fail(w, r, http.StatusServiceUnavailable, err.Error())
+		return
 	}
 	resp, err := rt.RoundTrip(out)
 	if err != nil {

@@ -43,6 +43,7 @@ type conn struct {
 	linger   bool // close with unread input: let the client read first
 	abort    bool // close abruptly after a broken response
 	hijacked bool
+	served   int // requests answered on this connection
 
 	mu   sync.Mutex // guards idle against Shutdown
 	idle bool
@@ -63,7 +64,7 @@ func (c *conn) init(s *Server, nc net.Conn) {
 	if c.headerTimeout <= 0 {
 		c.headerTimeout = DefaultHeaderTimeout
 	}
-	c.linger, c.abort, c.hijacked, c.idle = false, false, false, false
+	c.linger, c.abort, c.hijacked, c.idle, c.served = false, false, false, false, 0
 }
 
 // release returns c to the pool, dropping references to the connection.
@@ -90,6 +91,7 @@ func (c *conn) serve() error {
 			return c.readFailed(err)
 		}
 		_ = c.nc.SetReadDeadline(time.Time{})
+		c.served++
 		if !c.serveRequest(fr) {
 			return nil
 		}
@@ -99,13 +101,23 @@ func (c *conn) serve() error {
 // awaitRequest waits, under the idle timeout, for the first byte of the next
 // request, skips a few empty lines, and arms the header timeout. It returns
 // false when the connection should close quietly.
+//
+// While the server drains, a keep-alive connection closes instead of
+// waiting, but a connection that has not been answered yet (it was accepted
+// before the drain began, or was still being detected) gets its first
+// request served, within the header timeout, with "Connection: close".
 func (c *conn) awaitRequest() (bool, error) {
+	first := c.served == 0
 	for skipped := 0; ; skipped++ {
 		if c.br.Buffered() < 2 {
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.idleTimeout))
+			wait := c.idleTimeout
+			if first && c.srv.draining.Load() {
+				wait = c.headerTimeout
+			}
+			_ = c.nc.SetReadDeadline(time.Now().Add(wait))
 		}
 		if c.br.Buffered() == 0 {
-			if !c.setIdle(true) {
+			if !c.setIdle(true) && !first {
 				return false, nil
 			}
 			_, err := c.br.Peek(1)
@@ -114,7 +126,7 @@ func (c *conn) awaitRequest() (bool, error) {
 				return false, quiet(err)
 			}
 		}
-		if c.srv.draining.Load() {
+		if c.srv.draining.Load() && !first {
 			return false, nil
 		}
 		if skipped == maxEmptyLines {

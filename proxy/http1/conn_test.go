@@ -123,7 +123,15 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("in-flight response %q close=%v, want ok with Connection: close", body, resp.Close)
 	}
 	busy.expectClosed()
+	// A connection that reaches the server during the drain (it was
+	// accepted before, detection was still reading it) is answered once,
+	// with Connection: close.
 	late := dial(t, ts)
+	late.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, body = late.response("GET")
+	if body != "ok" || !resp.Close {
+		t.Fatalf("late response %q close=%v, want ok with Connection: close", body, resp.Close)
+	}
 	late.expectClosed()
 }
 

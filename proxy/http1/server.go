@@ -117,8 +117,9 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) error {
 
 // Shutdown starts draining: idle keep-alive connections are closed at once;
 // requests in flight finish, their responses carry "Connection: close", and
-// their connections close after them. Later ServeConn calls close their
-// connection at once. Shutdown does not wait.
+// their connections close after them. A connection handed to ServeConn
+// after Shutdown (accepted before, still in detection) gets its first request
+// answered with "Connection: close". Shutdown does not wait.
 func (s *Server) Shutdown() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -128,13 +129,11 @@ func (s *Server) Shutdown() {
 	}
 }
 
-// track registers c for Shutdown, unless the server is draining.
+// track registers c for Shutdown. A connection that arrives while the server
+// drains is still tracked: it gets one request answered (see awaitRequest).
 func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.draining.Load() {
-		return false
-	}
 	if s.conns == nil {
 		s.conns = make(map[*conn]struct{})
 	}

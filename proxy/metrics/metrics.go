@@ -16,6 +16,10 @@ var LatencyBucketsMs = []float64{1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 30
 // MaxAuthorities bounds the distinct values of the authority label.
 const MaxAuthorities = 256
 
+// MaxIdentities bounds the distinct values of the client_id and server_id
+// labels.
+const MaxIdentities = 1024
+
 // Overflow is the authority label of requests past MaxAuthorities.
 const Overflow = "overflow"
 
@@ -36,15 +40,16 @@ type Proxy struct {
 	detect       *prometheus.CounterVec
 
 	authorities bounded
+	identities  bounded
 }
 
 // New registers the proxy metrics, plus Go runtime and process collectors,
 // in a fresh registry.
 func New() *Proxy {
-	p := &Proxy{Registry: prometheus.NewRegistry(), authorities: bounded{max: MaxAuthorities}}
-	httpLabels := []string{"direction", "authority", "tls"}
+	p := &Proxy{Registry: prometheus.NewRegistry(), authorities: bounded{max: MaxAuthorities, maxLen: 253}, identities: bounded{max: MaxIdentities, maxLen: 2048}}
+	httpLabels := []string{"direction", "authority", "tls", "client_id", "server_id"}
 	respLabels := append(append([]string{}, httpLabels...), "status_code", "classification", "grpc_status")
-	tcpLabels := []string{"direction", "tls"}
+	tcpLabels := []string{"direction", "tls", "client_id", "server_id"}
 	p.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "request_total", Help: "Total count of HTTP requests.",
 	}, httpLabels)
@@ -82,32 +87,38 @@ func New() *Proxy {
 	return p
 }
 
-// HTTPLabels identify a stream of requests.
+// HTTPLabels identify a stream of requests. ClientID and ServerID are the
+// SPIFFE IDs at both ends of the mutual TLS hop the request travelled (for
+// inbound requests the peer and this proxy, for outbound ones this proxy
+// and the endpoint's), empty when the hop was plaintext.
 type HTTPLabels struct {
 	Direction string
 	Authority string
 	TLS       bool
+	ClientID  string
+	ServerID  string
 }
 
-func (l HTTPLabels) values(b *bounded) []string {
-	return []string{l.Direction, b.value(l.Authority), strconv.FormatBool(l.TLS)}
+func (p *Proxy) httpValues(l HTTPLabels, extra ...string) []string {
+	v := make([]string, 0, 5+len(extra))
+	v = append(v, l.Direction, p.authorities.value(l.Authority), strconv.FormatBool(l.TLS),
+		p.identities.value(l.ClientID), p.identities.value(l.ServerID))
+	return append(v, extra...)
 }
 
-// Request counts a request whose headers arrived.
-func (p *Proxy) Request(l HTTPLabels) {
-	p.requests.WithLabelValues(l.values(&p.authorities)...).Inc()
-}
-
-// Response records a finished response: its status, whether it counts as a
-// failure (5xx, a gRPC status other than OK, no response at all, or one
-// reset before it was complete), its gRPC status ("" when not gRPC) and its
-// latency.
-func (p *Proxy) Response(l HTTPLabels, status int, grpcStatus string, reset bool, latencyMs float64) {
+// Request records a finished request: request_total, and response_total
+// and response_latency_ms with its status, whether it counts as a failure
+// (5xx, a gRPC status other than OK, no response at all, or one reset
+// before it was complete), its gRPC status ("" when not gRPC) and its
+// latency. Requests are counted when they complete, so that every label,
+// the endpoint's identity included, is known.
+func (p *Proxy) Request(l HTTPLabels, status int, grpcStatus string, reset bool, latencyMs float64) {
+	p.requests.WithLabelValues(p.httpValues(l)...).Inc()
 	class := Classify(status, grpcStatus)
 	if reset {
 		class = "failure"
 	}
-	v := append(l.values(&p.authorities), statusLabel(status), class, grpcStatus)
+	v := p.httpValues(l, statusLabel(status), class, grpcStatus)
 	p.responses.WithLabelValues(v...).Inc()
 	p.latency.WithLabelValues(v...).Observe(latencyMs)
 }
@@ -131,19 +142,28 @@ func (p *Proxy) Detected(direction, result string) {
 	p.detect.WithLabelValues(direction, result).Inc()
 }
 
-// TCPOpen counts an accepted connection and returns the function that
+// TCPLabels identify a connection: its direction and, for a mutual TLS
+// connection between proxies, the identities at both ends.
+type TCPLabels struct {
+	Direction string
+	TLS       bool
+	ClientID  string
+	ServerID  string
+}
+
+// TCPOpen counts an opened connection and returns the function that
 // records its end with the bytes read from and written to the client, and
 // the error it ended with ("" for a clean close).
-func (p *Proxy) TCPOpen(direction string, tls bool) func(read, written int64, errLabel string) {
-	t := strconv.FormatBool(tls)
-	p.tcpOpen.WithLabelValues(direction, t).Inc()
-	g := p.tcpOpenConns.WithLabelValues(direction, t)
+func (p *Proxy) TCPOpen(l TCPLabels) func(read, written int64, errLabel string) {
+	v := []string{l.Direction, strconv.FormatBool(l.TLS), p.identities.value(l.ClientID), p.identities.value(l.ServerID)}
+	p.tcpOpen.WithLabelValues(v...).Inc()
+	g := p.tcpOpenConns.WithLabelValues(v...)
 	g.Inc()
 	return func(read, written int64, errLabel string) {
 		g.Dec()
-		p.tcpClose.WithLabelValues(direction, t, errLabel).Inc()
-		p.tcpRead.WithLabelValues(direction, t).Add(float64(read))
-		p.tcpWrite.WithLabelValues(direction, t).Add(float64(written))
+		p.tcpClose.WithLabelValues(append(v, errLabel)...).Inc()
+		p.tcpRead.WithLabelValues(v...).Add(float64(read))
+		p.tcpWrite.WithLabelValues(v...).Add(float64(written))
 	}
 }
 
@@ -157,13 +177,14 @@ func statusLabel(status int) string {
 
 // bounded admits at most max distinct label values.
 type bounded struct {
-	max  int
-	mu   sync.RWMutex
-	seen map[string]struct{}
+	max    int
+	maxLen int
+	mu     sync.RWMutex
+	seen   map[string]struct{}
 }
 
 func (b *bounded) value(v string) string {
-	if len(v) > 253 || !utf8.ValidString(v) {
+	if len(v) > b.maxLen || !utf8.ValidString(v) {
 		return Overflow
 	}
 	b.mu.RLock()

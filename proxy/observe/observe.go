@@ -34,11 +34,8 @@ func Middleware(cfg Config) func(http.Handler) http.Handler {
 func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	info := conninfo.From(r.Context())
-	labels := metrics.HTTPLabels{Authority: r.Host}
-	if info != nil {
-		labels.Direction = string(info.Direction)
-	}
-	cfg.Metrics.Request(labels)
+	hop := &conninfo.Hop{}
+	r = r.WithContext(conninfo.WithHop(r.Context(), hop))
 	rec := &recorder{ResponseWriter: w}
 	body := &countingBody{ReadCloser: r.Body}
 	r.Body = body
@@ -49,8 +46,9 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 		if panicked && grpcStatus == "" && isGRPCResponse(w.Header()) {
 			grpcStatus = "2" // stream reset mid-response: UNKNOWN to the client
 		}
+		labels := hopLabels(info, hop, r.Host)
 		elapsed := time.Since(start)
-		cfg.Metrics.Response(labels, status, grpcStatus, panicked, float64(elapsed.Microseconds())/1000)
+		cfg.Metrics.Request(labels, status, grpcStatus, panicked, float64(elapsed.Microseconds())/1000)
 		if cfg.AccessLog != nil {
 			ev := cfg.AccessLog.Info().
 				Str("kind", "http").
@@ -63,9 +61,19 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 				Int("status", status).
 				Float64("duration_ms", float64(elapsed.Microseconds())/1000).
 				Int64("request_bytes", body.n).
-				Int64("response_bytes", rec.written)
+				Int64("response_bytes", rec.written).
+				Bool("tls", labels.TLS)
 			if info != nil {
 				ev = ev.Str("dst", info.OrigDst.String())
+			}
+			if hop.Endpoint.IsValid() {
+				ev = ev.Str("endpoint", hop.Endpoint.String())
+			}
+			if labels.ClientID != "" {
+				ev = ev.Str("client_id", labels.ClientID)
+			}
+			if labels.ServerID != "" {
+				ev = ev.Str("server_id", labels.ServerID)
 			}
 			if grpcStatus != "" {
 				ev = ev.Str("grpc_status", grpcStatus)
@@ -78,6 +86,27 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 	}()
 	next.ServeHTTP(rec, r)
 	panicked = false
+}
+
+// hopLabels names a request's hop: inbound, the connection's mutual TLS
+// (peer → this proxy); outbound, the hop to the chosen endpoint (this proxy
+// → the endpoint's).
+func hopLabels(info *conninfo.Info, hop *conninfo.Hop, authority string) metrics.HTTPLabels {
+	l := metrics.HTTPLabels{Authority: authority}
+	if info == nil {
+		return l
+	}
+	l.Direction = string(info.Direction)
+	if info.Direction == conninfo.Inbound {
+		if info.TLS {
+			l.TLS, l.ClientID, l.ServerID = true, info.Peer.String(), info.Self.String()
+		}
+		return l
+	}
+	if hop.TLS {
+		l.TLS, l.ClientID, l.ServerID = true, info.Self.String(), hop.ServerID.String()
+	}
+	return l
 }
 
 // grpcStatusOf finds grpc-status among the response headers or trailers.

@@ -1,20 +1,43 @@
 // Package resolve chooses the endpoint a connection or request is sent to.
 //
 // A Resolver turns the target a client dialled (its original destination)
-// into an endpoint. Until the destination service and the balancers take
-// over, the outbound resolver is the original destination itself and the
-// inbound one is the application on localhost at the same port.
+// into an endpoint: its address and, when the endpoint runs a meshlite
+// proxy, the SPIFFE identity that proxy must present and the port it
+// accepts mutual TLS on.
 package resolve
 
 import (
 	"context"
 	"net/netip"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
+
+// DefaultMeshPort is the inbound port of a peer proxy, where meshed
+// connections go.
+const DefaultMeshPort = 4143
 
 // Endpoint is where a request or connection is forwarded.
 type Endpoint struct {
-	// Addr is the endpoint's address.
+	// Addr is the endpoint's (application's) address.
 	Addr netip.AddrPort
+	// Identity is the SPIFFE ID of the endpoint's proxy; zero when the
+	// endpoint is not meshed.
+	Identity spiffeid.ID
+	// MeshPort is the peer proxy's inbound port (meshed endpoints only).
+	MeshPort uint16
+}
+
+// Meshed reports whether the endpoint is reached over mutual TLS.
+func (e Endpoint) Meshed() bool { return !e.Identity.IsZero() }
+
+// MeshAddr is where a meshed endpoint's proxy accepts mutual TLS.
+func (e Endpoint) MeshAddr() netip.AddrPort {
+	port := e.MeshPort
+	if port == 0 {
+		port = DefaultMeshPort
+	}
+	return netip.AddrPortFrom(e.Addr.Addr(), port)
 }
 
 // Resolver picks the endpoint for a target.

@@ -13,16 +13,20 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/detect"
 	"github.com/meshlite/meshlite/proxy/forward"
 	"github.com/meshlite/meshlite/proxy/h2"
 	"github.com/meshlite/meshlite/proxy/http1"
 	"github.com/meshlite/meshlite/proxy/metrics"
+	"github.com/meshlite/meshlite/proxy/mtls"
 	"github.com/meshlite/meshlite/proxy/observe"
 	"github.com/meshlite/meshlite/proxy/origdst"
 	"github.com/meshlite/meshlite/proxy/relay"
 	"github.com/meshlite/meshlite/proxy/resolve"
+	"github.com/meshlite/meshlite/proxy/upstream"
 )
 
 // OrigDstFunc finds the address a redirected connection was meant for.
@@ -33,6 +37,11 @@ type Config struct {
 	Direction conninfo.Direction
 	// Resolver picks endpoints. Required.
 	Resolver resolve.Resolver
+	// Upstream connects to endpoints. Required.
+	Upstream *upstream.Clients
+	// Identity is the proxy's SVID and trust bundle; nil when the proxy has
+	// no identity (it then neither terminates nor originates mutual TLS).
+	Identity Identity
 	// OrigDst reads the original destination; default origdst.Lookup.
 	OrigDst OrigDstFunc
 	// OpaquePorts skip protocol detection and are relayed as TCP.
@@ -42,10 +51,8 @@ type Config struct {
 	SelfPorts map[uint16]bool
 	Detect    detect.Config
 	// Memo remembers server-speaks-first destinations; default 4096 for 10 min.
-	Memo *detect.Memo
-	// ConnectTimeout bounds connecting to an endpoint; default 1 s.
-	ConnectTimeout time.Duration
-	HTTP1          http1.Limits
+	Memo  *detect.Memo
+	HTTP1 http1.Limits
 	// HTTP1IdleTimeout closes an idle HTTP/1 keep-alive connection; default
 	// 60 s.
 	HTTP1IdleTimeout time.Duration
@@ -57,16 +64,19 @@ type Config struct {
 	AccessLog *zerolog.Logger
 }
 
+// Identity is the proxy's own identity as the data path needs it.
+type Identity interface {
+	mtls.Source
+	// ID is the proxy's SPIFFE ID.
+	ID() spiffeid.ID
+}
+
 // Server serves one listener.
 type Server struct {
 	cfg   Config
-	dial  forward.DialFunc
+	self  spiffeid.ID
 	http1 *http1.Server
 	h2    *h2.Server
-	// Transports are owned by the server so Shutdown can close their
-	// idle upstream connections.
-	h1t *http.Transport
-	h2t interface{ CloseIdleConnections() }
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -77,8 +87,8 @@ type Server struct {
 
 // New builds a server from cfg.
 func New(cfg Config) (*Server, error) {
-	if cfg.Resolver == nil {
-		return nil, errors.New("server: no resolver")
+	if cfg.Resolver == nil || cfg.Upstream == nil {
+		return nil, errors.New("server: no resolver or upstream")
 	}
 	if cfg.Metrics == nil {
 		return nil, errors.New("server: no metrics")
@@ -89,14 +99,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Memo == nil {
 		cfg.Memo = detect.NewMemo(4096, 10*time.Minute, nil)
 	}
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = time.Second
+	s := &Server{cfg: cfg, conns: make(map[net.Conn]struct{})}
+	if cfg.Identity != nil {
+		s.self = cfg.Identity.ID()
 	}
-	s := &Server{cfg: cfg, dial: forward.Dialer(cfg.ConnectTimeout), conns: make(map[net.Conn]struct{})}
-	s.h1t = forward.NewHTTP1Transport(s.dial)
-	h2t := forward.NewH2CTransport(s.dial)
-	s.h2t = h2t
-	var handler http.Handler = &forward.Forwarder{Resolver: cfg.Resolver, HTTP1: s.h1t, HTTP2: h2t, Log: cfg.Log}
+	var handler http.Handler = &forward.Forwarder{Resolver: cfg.Resolver, Upstream: cfg.Upstream, Log: cfg.Log}
+	if cfg.Direction == conninfo.Inbound {
+		handler = clientIDHeader(handler)
+	}
 	handler = observe.Middleware(observe.Config{Metrics: cfg.Metrics, AccessLog: cfg.AccessLog})(handler)
 	dir := string(cfg.Direction)
 	s.http1 = &http1.Server{
@@ -212,74 +222,102 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			waiting = false
 		}
 	}
-	s.h1t.CloseIdleConnections()
-	s.h2t.CloseIdleConnections()
+	s.cfg.Upstream.CloseIdleConnections()
 	return err
 }
 
 // serveConn is the per-connection diagram: original destination, loop
-// check, detection, then the protocol's handler.
+// check, detection, mutual TLS termination (inbound), then the protocol's
+// handler.
 func (s *Server) serveConn(ctx context.Context, c *net.TCPConn) {
 	start := time.Now()
 	client := addrPort(c.RemoteAddr())
 	dst, err := s.cfg.OrigDst(c)
-	if err == nil && s.isLoop(c, dst) {
+	// A connection straight to the inbound listener is how peer proxies
+	// send mutual TLS; anything else there, and any loop, is refused.
+	direct := err == nil && dst == addrPort(c.LocalAddr())
+	if err == nil && s.isLoop(dst, direct) {
 		err = fmt.Errorf("original destination %s is the proxy itself", dst)
 	}
 	if err != nil {
-		s.cfg.Log.Warn().Err(err).Str("client", client.String()).Msg("refusing connection")
-		c.SetLinger(0) //nolint:errcheck // best effort: reset, not FIN
-		c.Close()
+		s.refuse(c, client, err)
 		return
 	}
-	info := &conninfo.Info{Direction: s.cfg.Direction, Client: client, OrigDst: dst}
+	info := &conninfo.Info{Direction: s.cfg.Direction, Client: client, OrigDst: dst, Self: s.self}
 	ctx = conninfo.With(ctx, info)
 	dir := string(s.cfg.Direction)
-	closed := s.cfg.Metrics.TCPOpen(dir, false)
 
 	res := detect.Result{Protocol: detect.Opaque}
-	if !s.cfg.OpaquePorts[dst.Port()] && !s.cfg.Memo.ServerFirst(dst) {
+	if !direct && (s.cfg.OpaquePorts[dst.Port()] || s.cfg.Memo.ServerFirst(dst)) {
+		// Declared or known opaque: no detection.
+	} else {
 		res, err = detect.Detect(c, s.cfg.Detect)
 		if err != nil {
-			closed(0, 0, "")
 			c.Close()
 			return
 		}
 		s.cfg.Metrics.Detected(dir, string(res.Outcome))
-		if res.Outcome == detect.OutcomeServerFirst {
+		if res.Outcome == detect.OutcomeServerFirst && !direct {
 			s.cfg.Memo.Remember(dst)
 		}
 	}
+	if res.Protocol == detect.TLS && s.cfg.Direction == conninfo.Inbound && s.cfg.Identity != nil {
+		hello, err := readHello(c, res.Prefix)
+		if err == nil && mtls.OffersMeshlite(hello) {
+			s.serveMeshed(ctx, c, hello, info, start)
+			return
+		}
+		res.Prefix = hello // the application's own TLS: relayed untouched
+	}
+	if direct {
+		s.refuse(c, client, fmt.Errorf("plain %s connection to the inbound port itself", res.Protocol))
+		return
+	}
 
+	closed := s.cfg.Metrics.TCPOpen(metrics.TCPLabels{Direction: dir})
 	switch res.Protocol {
 	case detect.HTTP1, detect.HTTP2:
 		cc := &countedConn{Conn: c, prefix: res.Prefix}
-		if res.Protocol == detect.HTTP1 {
-			s.http1.ServeConn(ctx, cc) //nolint:errcheck // logged by the server
-		} else {
-			s.h2.ServeConn(ctx, cc)
-		}
+		s.serveHTTP(ctx, cc, res.Protocol == detect.HTTP2)
 		c.Close()
 		closed(cc.read.Load(), cc.written.Load(), "")
 	default:
-		read, written, errLabel := s.forwardTCP(ctx, c, res.Prefix, info, start, res.Protocol)
+		read, written, errLabel := s.forwardTCP(ctx, c, res.Prefix, info, start, res.Protocol.String())
 		closed(read, written, errLabel)
 	}
 }
 
-// isLoop reports whether dst is the proxy's own listener: the connection
-// was not redirected (its original destination is where it landed), or it
-// targets one of the proxy's ports on loopback.
-func (s *Server) isLoop(c *net.TCPConn, dst netip.AddrPort) bool {
-	if dst == addrPort(c.LocalAddr()) {
+// serveHTTP hands an HTTP connection to the server of its protocol.
+func (s *Server) serveHTTP(ctx context.Context, c net.Conn, h2 bool) {
+	if h2 {
+		s.h2.ServeConn(ctx, c)
+		return
+	}
+	s.http1.ServeConn(ctx, c) //nolint:errcheck // logged by the server
+}
+
+// refuse resets a connection the proxy will not serve.
+func (s *Server) refuse(c *net.TCPConn, client netip.AddrPort, why error) {
+	s.cfg.Log.Warn().Err(why).Str("client", client.String()).Msg("refusing connection")
+	c.SetLinger(0) //nolint:errcheck // best effort: reset, not FIN
+	c.Close()
+}
+
+// isLoop reports whether dst is the proxy's own listener: an outbound
+// connection that was not redirected, or one to the proxy's ports on
+// loopback. (Inbound, a direct connection may be a peer's mutual TLS.)
+func (s *Server) isLoop(dst netip.AddrPort, direct bool) bool {
+	if direct && s.cfg.Direction == conninfo.Outbound {
 		return true
 	}
 	return s.cfg.SelfPorts[dst.Port()] && dst.Addr().IsLoopback()
 }
 
-// forwardTCP relays an opaque connection to its endpoint.
-func (s *Server) forwardTCP(ctx context.Context, c *net.TCPConn, prefix []byte, info *conninfo.Info, start time.Time, proto detect.Protocol) (read, written int64, errLabel string) {
-	logDone := func(ep netip.AddrPort, st relay.Stats, err error) {
+// forwardTCP relays an opaque connection to its endpoint: plain TCP, or
+// mutual TLS to a meshed endpoint's proxy.
+func (s *Server) forwardTCP(ctx context.Context, c net.Conn, prefix []byte, info *conninfo.Info, start time.Time, proto string) (read, written int64, errLabel string) {
+	var ep resolve.Endpoint
+	logDone := func(st relay.Stats, err error) {
 		if s.cfg.AccessLog == nil {
 			return
 		}
@@ -287,43 +325,52 @@ func (s *Server) forwardTCP(ctx context.Context, c *net.TCPConn, prefix []byte, 
 			Str("direction", string(s.cfg.Direction)).
 			Str("client", info.Client.String()).
 			Str("dst", info.OrigDst.String()).
-			Str("protocol", proto.String()).
+			Str("protocol", proto).
 			Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
 			Int64("bytes_in", st.AToB).
-			Int64("bytes_out", st.BToA)
-		if ep.IsValid() {
-			ev = ev.Str("endpoint", ep.String())
+			Int64("bytes_out", st.BToA).
+			Bool("tls", info.TLS || ep.Meshed())
+		if ep.Addr.IsValid() {
+			ev = ev.Str("endpoint", ep.Addr.String())
+		}
+		if info.TLS {
+			ev = ev.Str("client_id", info.Peer.String()).Str("server_id", info.Self.String())
+		} else if ep.Meshed() {
+			ev = ev.Str("client_id", info.Self.String()).Str("server_id", ep.Identity.String())
 		}
 		if err != nil {
 			ev = ev.Str("error", err.Error())
 		}
 		ev.Send()
 	}
+	abort := func(err error, label string) (int64, int64, string) {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) //nolint:errcheck // best effort: the client sees a reset, as if the endpoint refused
+		}
+		c.Close()
+		logDone(relay.Stats{AToB: int64(len(prefix))}, err)
+		return int64(len(prefix)), 0, label
+	}
 	ep, err := s.cfg.Resolver.Resolve(ctx, info.OrigDst)
 	if err != nil {
-		c.SetLinger(0) //nolint:errcheck // best effort
-		c.Close()
-		logDone(netip.AddrPort{}, relay.Stats{}, err)
-		return int64(len(prefix)), 0, "resolve"
+		return abort(err, "resolve")
 	}
-	up, err := s.dial(ctx, "tcp", ep.Addr.String())
+	up, err := s.cfg.Upstream.Dial(ctx, ep, mtls.ProtoOpaque)
 	if err != nil {
-		c.SetLinger(0) //nolint:errcheck // best effort: the client sees a reset, as if the endpoint refused
-		c.Close()
-		logDone(ep.Addr, relay.Stats{}, err)
-		return int64(len(prefix)), 0, errnoLabel(err)
+		if ep.Meshed() {
+			s.cfg.Log.Warn().Err(err).Str("endpoint", ep.Addr.String()).Msg("meshed endpoint unreachable over mutual TLS")
+		}
+		return abort(err, errnoLabel(err))
 	}
 	if len(prefix) > 0 {
 		if _, err := up.Write(prefix); err != nil {
 			up.Close()
-			c.Close()
-			logDone(ep.Addr, relay.Stats{}, err)
-			return int64(len(prefix)), 0, errnoLabel(err)
+			return abort(err, errnoLabel(err))
 		}
 	}
 	st, err := relay.Relay(c, up)
 	st.AToB += int64(len(prefix))
-	logDone(ep.Addr, st, err)
+	logDone(st, err)
 	if err != nil {
 		errLabel = errnoLabel(err)
 	}

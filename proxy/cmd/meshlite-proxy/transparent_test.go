@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meshlite/meshlite/internal/netenv"
+	"github.com/meshlite/meshlite/internal/promtext"
 	"github.com/meshlite/meshlite/internal/testbin"
 )
 
@@ -129,10 +130,13 @@ func TestTransparentPath(t *testing.T) {
 		pod       *netenv.Pod
 		direction string
 	}{{client, "outbound"}, {server, "inbound"}} {
-		body := get(t, "http://"+netip.AddrPortFrom(p.pod.Addr, 4191).String()+"/metrics")
-		want := fmt.Sprintf(`request_total{authority="%s",direction="%s",tls="false"} 1`, netip.AddrPortFrom(server.Addr, 8080), p.direction)
-		if !strings.Contains(body, want) {
-			t.Errorf("%s metrics lack %s", p.direction, want)
+		fams, err := promtext.ParseString(get(t, "http://"+netip.AddrPortFrom(p.pod.Addr, 4191).String()+"/metrics"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		labels := map[string]string{"authority": netip.AddrPortFrom(server.Addr, 8080).String(), "direction": p.direction, "tls": "false"}
+		if got := fams.Sum("request_total", labels); got != 1 {
+			t.Errorf("%s request_total%v = %v, want 1", p.direction, labels, got)
 		}
 	}
 

@@ -1,6 +1,6 @@
 //lint:file-ignore SA1019 meshlite speaks HTTP/2 through golang.org/x/net/http2 on purpose (README, docs/proxy.md).
 
-package forward
+package upstream
 
 import (
 	"context"
