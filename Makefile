@@ -13,7 +13,7 @@ PROTOS := $(shell find internal/api -name '*.proto')
 export MESHLITE_TOOLS_DIR := $(TOOLS_DIR)
 
 # Every main package: */cmd/<binary>.
-CMDS := ./proxy/cmd/... ./cli/cmd/... ./init/cmd/...
+CMDS := ./proxy/cmd/... ./cli/cmd/... ./init/cmd/... ./identity/cmd/...
 # Debian packages the tests and the demo use (command → package).
 APT_NEEDS := iptables:iptables ip:iproute2 curl:curl promtool:prometheus setpriv:util-linux protoc:protobuf-compiler
 
@@ -80,8 +80,35 @@ fmt: ## format the code
 demo: deps build ## run the local demo (root); DEMO_SECONDS=N stops it after N seconds
 	bin/meshctl demo --bin-dir bin $(if $(DEMO_SECONDS),--duration $(DEMO_SECONDS)s)
 
-bench: deps build ## run the benchmarks and write bench/RESULTS.md
-	$(GO) run ./bench/cmd/meshbench
+# Benchmarks (bench/). The full run installs the peers and tools it drives;
+# BENCH_FLAGS passes flags to meshbench, e.g. BENCH_FLAGS="-reps 1 -window 3s".
+FORTIO_VERSION := v1.68.2
+BENCH_APT_NEEDS := haproxy:haproxy nginx:nginx wrk:wrk h2load:nghttp2-client iperf3:iperf3
+NGINX_STREAM_MODULE := /usr/lib/nginx/modules/ngx_stream_module.so
+BENCH_FLAGS ?=
+.PHONY: bench-quick bench-bin bench-deps
+
+bench: deps build bench-deps bench-bin ## run the full benchmarks (root, 20-40 min): bench/RESULTS.md, bench/latency.png
+	bin/meshbench $(BENCH_FLAGS)
+
+bench-quick: deps bench-bin ## quick benchmark (root, < 3 min): direct vs meshlite vs Go ReverseProxy, also in bench/out/quick.md
+	bin/meshbench -quick $(BENCH_FLAGS)
+
+bench-bin:
+	@mkdir -p bin
+	$(GO) build -trimpath -o bin/ ./proxy/cmd/meshlite-proxy ./bench/cmd/...
+
+bench-deps: $(TOOLS_DIR)/fortio
+	@missing=""; for pair in $(BENCH_APT_NEEDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; done; \
+	[ -f $(NGINX_STREAM_MODULE) ] || missing="$$missing libnginx-mod-stream"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: missing packages:$$missing (run as root or install them)"; exit 1; fi; \
+	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+$(TOOLS_DIR)/fortio:
+	@mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR) $(GO) install fortio.org/fortio@$(FORTIO_VERSION)
 
 clean: ## remove build outputs
 	rm -rf bin

@@ -24,5 +24,6 @@ func NewRoot(s Streams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.AddCommand(newDemoCmd(s))
+	root.AddCommand(newIdentityCmd(s))
 	return root
 }

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/meshlite/meshlite/internal/logging"
@@ -77,15 +76,7 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 			return nil, fmt.Errorf("proxy: identity: %w", err)
 		}
 		p.identity, ident = c, c
-		p.Metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "identity_cert_expiry_timestamp_seconds",
-			Help: "When this proxy's current certificate expires, in seconds since the epoch (0 before the first).",
-		}, func() float64 {
-			if exp := c.Expiry(); !exp.IsZero() {
-				return float64(exp.Unix())
-			}
-			return 0
-		}))
+		p.Metrics.Registry.MustRegister(c.Collector())
 	}
 	table, err := cfg.meshedTable()
 	if err != nil {

@@ -146,7 +146,7 @@ func (c *Client) set(s *x509svid.SVID) {
 
 // Run fetches the first SVID and renews it until ctx is done, then returns
 // nil. Failures are retried with backoff, never returned: the current SVID
-// stays in use meanwhile.
+// stays in use meanwhile. Call it once.
 func (c *Client) Run(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()

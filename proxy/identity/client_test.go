@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -192,8 +193,8 @@ func TestClientRenews(t *testing.T) {
 	if n < 4 {
 		t.Fatalf("OnUpdate called %d times, want at least 4", n)
 	}
-	if got := metricValue(t, reg, "identity_svid_renewals_total"); got < 4 {
-		t.Fatalf("identity_svid_renewals_total = %v, want ≥ 4", got)
+	if got := metricValue(t, reg, "identity_cert_renewals_total"); got < 4 {
+		t.Fatalf("identity_cert_renewals_total = %v, want ≥ 4", got)
 	}
 }
 
@@ -238,7 +239,7 @@ func zerologTo(w io.Writer) zerolog.Logger { return zerolog.New(w) }
 // renewal period, the client keeps its SVID until it expires, then is not
 // ready; when the service returns on the same address, it recovers.
 func TestClientOutage(t *testing.T) {
-	srv := identitytest.Start(t, identitytest.Options{LeafLifetime: 3 * time.Second})
+	srv := identitytest.Start(t, identitytest.Options{LeafLifetime: 5 * time.Second})
 	c, err := identity.New(config(t, srv, "default", "web"))
 	if err != nil {
 		t.Fatal(err)
@@ -254,30 +255,37 @@ func TestClientOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
+	// NotAfter has whole seconds: 4 to 5 s from issuance; the renewal is
+	// due at 70 % ± 10 % of that.
 	expiry := before.Certificates[0].NotAfter
 
-	// Past the renewal point (70 % ± 10 % of 3s) but before expiry, the
-	// old SVID is still served and requests have failed.
-	time.Sleep(time.Until(expiry.Add(-400 * time.Millisecond)))
+	// Once a renewal has failed, and until expiry, the old SVID is served.
+	for metricValue(t, reg, "identity_cert_renewal_failures_total") < 1 {
+		if time.Now().After(expiry) {
+			t.Fatal("no failed renewal before the SVID expired")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	now, err := c.GetX509SVID()
-	if err != nil {
-		t.Fatalf("SVID dropped before expiry: %v", err)
+	if time.Now().Before(expiry) && (err != nil || now != before) {
+		t.Fatalf("SVID not kept after a failed renewal: %v", err)
 	}
-	if now != before {
-		t.Fatal("SVID changed while the service was down")
-	}
-	if got := metricValue(t, reg, "identity_svid_renewal_failures_total"); got < 1 {
-		t.Fatalf("identity_svid_renewal_failures_total = %v, want ≥ 1", got)
+	if !c.Ready() && time.Now().Before(expiry) {
+		t.Fatal("not ready while the SVID is valid")
 	}
 	// After expiry it is not ready and serves nothing.
 	time.Sleep(time.Until(expiry.Add(100 * time.Millisecond)))
 	if c.Ready() {
 		t.Fatal("ready with an expired SVID")
 	}
-	if _, err := c.GetX509SVID(); err == nil {
-		t.Fatal("expired SVID still served")
+	if _, err := c.GetX509SVID(); !errors.Is(err, identity.ErrSVIDExpired) {
+		t.Fatalf("expired SVID: %v, want ErrSVIDExpired", err)
+	}
+	if got := metricValue(t, reg, "identity_cert_ready"); got != 0 {
+		t.Fatalf("identity_cert_ready = %v", got)
 	}
 
+	// The service comes back on the same address: a new SVID.
 	srv.Restart(t)
 	waitUpdate(t, ch, 5*time.Second)
 	if !c.Ready() {

@@ -3,19 +3,19 @@ package identity
 import "github.com/prometheus/client_golang/prometheus"
 
 var (
-	descExpiry = prometheus.NewDesc("identity_svid_expiry_timestamp_seconds",
+	descExpiry = prometheus.NewDesc("identity_cert_expiry_timestamp_seconds",
 		"Expiry of the proxy's current SVID, in seconds since the Unix epoch (0 before the first).", nil, nil)
-	descRenewals = prometheus.NewDesc("identity_svid_renewals_total",
+	descRenewals = prometheus.NewDesc("identity_cert_renewals_total",
 		"Total count of SVIDs received from the identity service.", nil, nil)
-	descFailures = prometheus.NewDesc("identity_svid_renewal_failures_total",
+	descFailures = prometheus.NewDesc("identity_cert_renewal_failures_total",
 		"Total count of failed requests to the identity service.", nil, nil)
-	descReady = prometheus.NewDesc("identity_svid_ready",
+	descReady = prometheus.NewDesc("identity_cert_ready",
 		"1 while the proxy holds an unexpired SVID, else 0.", nil, nil)
 )
 
 // Collector returns a Prometheus collector of the client's state:
-// identity_svid_expiry_timestamp_seconds, identity_svid_renewals_total,
-// identity_svid_renewal_failures_total and identity_svid_ready. Register it
+// identity_cert_expiry_timestamp_seconds, identity_cert_renewals_total,
+// identity_cert_renewal_failures_total and identity_cert_ready. Register it
 // with the proxy's registry.
 func (c *Client) Collector() prometheus.Collector { return collector{c} }
 
