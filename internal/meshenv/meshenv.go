@@ -1,0 +1,249 @@
+// Package meshenv runs a meshlite mesh in network-namespace pods: a control
+// plane pod with meshlite-identity, and workloads each made of a pod, its
+// iptables redirection by meshlite-init and a meshlite-proxy with its own
+// identity. The demo and the end-to-end tests use it.
+//
+//	env := netenv.NewForTest(t, netenv.Options{})
+//	mesh, err := meshenv.Start(ctx, env, meshenv.Options{BinDir: bin})
+//	web, err := mesh.AddWorkload(ctx, meshenv.Workload{Name: "web", Namespace: "default", ServiceAccount: "web"})
+package meshenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/meshlite/meshlite/identity/attest"
+	"github.com/meshlite/meshlite/identity/ca"
+	"github.com/meshlite/meshlite/internal/netenv"
+	"github.com/meshlite/meshlite/internal/spiffe"
+)
+
+// ProxyUID is the uid proxies run as; iptables leaves its traffic alone.
+const ProxyUID = 2102
+
+// IdentityPort is where meshlite-identity serves Certify in the control pod.
+const IdentityPort = 8080
+
+// Options configure a mesh.
+type Options struct {
+	// BinDir holds meshlite-identity, meshlite-proxy and meshlite-init.
+	BinDir string
+	// TrustDomain of every identity; default "cluster.local".
+	TrustDomain string
+	// LeafLifetime of issued certificates; default the service's (24 h).
+	LeafLifetime time.Duration
+	// Output, when set, receives every process's output as well.
+	Output io.Writer
+}
+
+// Mesh is a running control plane.
+type Mesh struct {
+	Env      *netenv.Env
+	Options  Options
+	TD       spiffeid.TrustDomain
+	Dir      string // the trust domain's files (anchor, issuer, join key)
+	Control  *netenv.Pod
+	Identity *netenv.Proc
+}
+
+// Start creates the trust domain's files, the control pod and the identity
+// service, and waits until it serves.
+func Start(ctx context.Context, env *netenv.Env, o Options) (*Mesh, error) {
+	if o.TrustDomain == "" {
+		o.TrustDomain = "cluster.local"
+	}
+	td, err := spiffeid.TrustDomainFromString(o.TrustDomain)
+	if err != nil {
+		return nil, fmt.Errorf("meshenv: %w", err)
+	}
+	for _, bin := range []string{"meshlite-identity", "meshlite-proxy", "meshlite-init"} {
+		if _, err := os.Stat(filepath.Join(o.BinDir, bin)); err != nil {
+			return nil, fmt.Errorf("meshenv: %s not found in %s (make build): %w", bin, o.BinDir, err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "meshlite-mesh-")
+	if err != nil {
+		return nil, fmt.Errorf("meshenv: %w", err)
+	}
+	m := &Mesh{Env: env, Options: o, TD: td, Dir: dir}
+	if err := ca.Create(dir, ca.CreateOptions{TrustDomain: td}); err != nil {
+		return nil, fmt.Errorf("meshenv: %w", err)
+	}
+	if err := attest.CreateJoinKey(dir, false); err != nil {
+		return nil, fmt.Errorf("meshenv: %w", err)
+	}
+	// Proxies (uid 2102) read the anchors and their tokens from dir.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("meshenv: %w", err)
+	}
+	if m.Control, err = env.AddPod(ctx, "control", netenv.PodOptions{}); err != nil {
+		return nil, fmt.Errorf("meshenv: %w", err)
+	}
+	args := []string{"--dir", dir, "--trust-domain", td.Name(), "--attest", "join",
+		"--addr", fmt.Sprintf(":%d", IdentityPort), "--admin-addr", ":9990"}
+	if o.LeafLifetime > 0 {
+		args = append(args, "--leaf-lifetime", o.LeafLifetime.String())
+	}
+	m.Identity, err = m.Control.Start(ctx, netenv.ProcSpec{Name: "identity", Path: filepath.Join(o.BinDir, "meshlite-identity"), Args: args, Output: o.Output})
+	if err != nil {
+		return nil, fmt.Errorf("meshenv: identity: %w", err)
+	}
+	if err := waitHTTP(ctx, "http://"+netip.AddrPortFrom(m.Control.Addr, 9990).String()+"/ready", m.Identity); err != nil {
+		return nil, fmt.Errorf("meshenv: identity service not ready: %w\n%s", err, m.Identity.Output())
+	}
+	return m, nil
+}
+
+// Close removes the trust domain's files. The pods and processes go with
+// the Env.
+func (m *Mesh) Close() error { return os.RemoveAll(m.Dir) }
+
+// AnchorsFile is the PEM file of the trust anchors proxies verify with.
+func (m *Mesh) AnchorsFile() string { return filepath.Join(m.Dir, ca.AnchorCertFile) }
+
+// IdentityAddr is the identity service's address.
+func (m *Mesh) IdentityAddr() netip.AddrPort { return netip.AddrPortFrom(m.Control.Addr, IdentityPort) }
+
+// WorkloadID is the SPIFFE ID of a namespace's service account.
+func (m *Mesh) WorkloadID(ns, sa string) (spiffeid.ID, error) { return spiffe.WorkloadID(m.TD, ns, sa) }
+
+// Workload describes one meshed workload.
+type Workload struct {
+	Name           string
+	Namespace      string // default "default"
+	ServiceAccount string // default Name
+	// ProxyArgs are extra meshlite-proxy flags (e.g. --meshed-endpoints).
+	ProxyArgs []string
+	// InitArgs are extra meshlite-init flags.
+	InitArgs []string
+}
+
+// Member is a running workload: its pod, proxy and identity.
+type Member struct {
+	Pod   *netenv.Pod
+	Proxy *netenv.Proc
+	ID    spiffeid.ID
+}
+
+// AdminURL is the proxy's admin base URL, reachable from the host.
+func (w *Member) AdminURL() string { return "http://" + netip.AddrPortFrom(w.Pod.Addr, 4191).String() }
+
+// AddWorkload creates the workload's pod, redirects its traffic with
+// meshlite-init, mints its join token and starts its proxy, and waits
+// until the proxy is ready (it holds a certificate).
+func (m *Mesh) AddWorkload(ctx context.Context, w Workload) (*Member, error) {
+	if w.Namespace == "" {
+		w.Namespace = "default"
+	}
+	if w.ServiceAccount == "" {
+		w.ServiceAccount = w.Name
+	}
+	id, err := m.WorkloadID(w.Namespace, w.ServiceAccount)
+	if err != nil {
+		return nil, fmt.Errorf("meshenv: %w", err)
+	}
+	pod, err := m.Env.AddPod(ctx, w.Name, netenv.PodOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("meshenv: %w", err)
+	}
+	initArgs := append([]string{"--proxy-uid", fmt.Sprint(ProxyUID)}, w.InitArgs...)
+	if out, err := pod.Command(ctx, 0, filepath.Join(m.Options.BinDir, "meshlite-init"), initArgs...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("meshenv: meshlite-init in %s: %w: %s", w.Name, err, out)
+	}
+	tokenFile, err := m.writeToken(w.Name, id)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{
+		"--identity-addr", m.IdentityAddr().String(),
+		"--identity-trust-anchors", m.AnchorsFile(),
+		"--identity-trust-domain", m.TD.Name(),
+		"--identity-namespace", w.Namespace,
+		"--identity-service-account", w.ServiceAccount,
+		"--identity-token-file", tokenFile,
+	}, w.ProxyArgs...)
+	proxy, err := pod.Start(ctx, netenv.ProcSpec{Name: w.Name + "-proxy", Path: filepath.Join(m.Options.BinDir, "meshlite-proxy"),
+		Args: args, UID: ProxyUID, GID: ProxyUID, Output: m.Options.Output})
+	if err != nil {
+		return nil, fmt.Errorf("meshenv: proxy in %s: %w", w.Name, err)
+	}
+	member := &Member{Pod: pod, Proxy: proxy, ID: id}
+	if err := waitHTTP(ctx, member.AdminURL()+"/ready", proxy); err != nil {
+		return nil, fmt.Errorf("meshenv: proxy in %s not ready: %w\n%s", w.Name, err, proxy.Output())
+	}
+	return member, nil
+}
+
+// writeToken mints a join token for id into a file only the proxy's uid
+// can read.
+func (m *Mesh) writeToken(name string, id spiffeid.ID) (string, error) {
+	key, err := attest.LoadJoinKey(filepath.Join(m.Dir, attest.JoinKeyFile))
+	if err != nil {
+		return "", fmt.Errorf("meshenv: %w", err)
+	}
+	tok, err := attest.MintJoinToken(key, id, 24*time.Hour, time.Now())
+	if err != nil {
+		return "", fmt.Errorf("meshenv: %w", err)
+	}
+	path := filepath.Join(m.Dir, name+".token")
+	if err := os.WriteFile(path, []byte(tok), 0o600); err != nil {
+		return "", fmt.Errorf("meshenv: %w", err)
+	}
+	if err := os.Chown(path, ProxyUID, ProxyUID); err != nil {
+		return "", fmt.Errorf("meshenv: %w", err)
+	}
+	return path, nil
+}
+
+// waitHTTP polls url until it answers 200, the process exits, or a minute
+// passes.
+func waitHTTP(ctx context.Context, url string, proc *netenv.Proc) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	var last error = errors.New("no answer yet")
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body) //nolint:errcheck // drained for reuse
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Errorf("%s answered %s", url, resp.Status)
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return last
+		case <-proc.Exited():
+			return fmt.Errorf("process exited (code %d)", proc.ExitCode())
+		case <-tick.C:
+		}
+	}
+}
+
+// MeshedFlag renders members as a --meshed-endpoints value.
+func MeshedFlag(members ...*Member) string {
+	entries := make([]string, 0, 2*len(members))
+	for _, w := range members {
+		entries = append(entries, w.Pod.Addr.String()+"="+w.ID.String())
+		if w.Pod.Addr6.IsValid() {
+			entries = append(entries, w.Pod.Addr6.String()+"="+w.ID.String())
+		}
+	}
+	return strings.Join(entries, ",")
+}
