@@ -89,20 +89,33 @@ func Start(ctx context.Context, env *netenv.Env, o Options) (*Mesh, error) {
 	if m.Control, err = env.AddPod(ctx, "control", netenv.PodOptions{}); err != nil {
 		return nil, fmt.Errorf("meshenv: %w", err)
 	}
-	args := []string{"--dir", dir, "--trust-domain", td.Name(), "--attest", "join",
-		"--addr", fmt.Sprintf(":%d", IdentityPort), "--admin-addr", ":9990"}
-	if o.LeafLifetime > 0 {
-		args = append(args, "--leaf-lifetime", o.LeafLifetime.String())
-	}
-	m.Identity, err = m.Control.Start(ctx, netenv.ProcSpec{Name: "identity", Path: filepath.Join(o.BinDir, "meshlite-identity"), Args: args, Output: o.Output})
-	if err != nil {
-		return nil, fmt.Errorf("meshenv: identity: %w", err)
-	}
-	if err := waitHTTP(ctx, "http://"+netip.AddrPortFrom(m.Control.Addr, 9990).String()+"/ready", m.Identity); err != nil {
-		return nil, fmt.Errorf("meshenv: identity service not ready: %w\n%s", err, m.Identity.Output())
+	if err := m.StartIdentity(ctx); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
+
+// StartIdentity (re)starts the identity service in the control pod and
+// waits until it is ready.
+func (m *Mesh) StartIdentity(ctx context.Context) error {
+	args := []string{"--dir", m.Dir, "--trust-domain", m.TD.Name(), "--attest", "join",
+		"--addr", fmt.Sprintf(":%d", IdentityPort), "--admin-addr", ":9990", "--reload-interval", "1s"}
+	if m.Options.LeafLifetime > 0 {
+		args = append(args, "--leaf-lifetime", m.Options.LeafLifetime.String())
+	}
+	proc, err := m.Control.Start(ctx, netenv.ProcSpec{Name: "identity", Path: filepath.Join(m.Options.BinDir, "meshlite-identity"), Args: args, Output: m.Options.Output})
+	if err != nil {
+		return fmt.Errorf("meshenv: identity: %w", err)
+	}
+	m.Identity = proc
+	if err := waitHTTP(ctx, "http://"+netip.AddrPortFrom(m.Control.Addr, 9990).String()+"/ready", proc); err != nil {
+		return fmt.Errorf("meshenv: identity service not ready: %w\n%s", err, proc.Output())
+	}
+	return nil
+}
+
+// StopIdentity stops the identity service.
+func (m *Mesh) StopIdentity() error { return m.Identity.Stop(5 * time.Second) }
 
 // Close removes the trust domain's files. The pods and processes go with
 // the Env.
