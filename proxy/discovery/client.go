@@ -176,7 +176,7 @@ func (c *Client) ResolveName(ctx context.Context, target string) (*Service, erro
 	if w == nil {
 		w = newWatch(c, target)
 		c.watches[target] = w
-		c.wg.Go(func() { w.run(c.ctx) })
+		c.wg.Go(w.run)
 	}
 	w.refs++
 	if w.idle != nil {

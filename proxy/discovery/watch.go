@@ -51,7 +51,7 @@ func newWatch(c *Client, target string) *watch {
 
 // run keeps a stream open until the watch is closed, reconnecting with
 // backoff; what is known stays while disconnected.
-func (w *watch) run(context.Context) {
+func (w *watch) run() {
 	ctx := w.ctx
 	log := w.c.cfg.Log.With().Str("target", w.target).Logger()
 	timer := time.NewTimer(0)
