@@ -229,7 +229,7 @@ func (r *Registry) service(svc *config.Service, hc *config.HealthCheck, workload
 }
 
 func endpoint(w *lease.Workload, port uint16, proto registry.Protocol) registry.Endpoint {
-	e := registry.Endpoint{Addr: netip.AddrPortFrom(w.Addr, port), Weight: 1, Labels: w.Labels, Protocol: proto}
+	e := registry.Endpoint{Addr: netip.AddrPortFrom(w.Addr, port), Weight: max(w.Weight, 1), Labels: w.Labels, Protocol: proto}
 	if w.Identity != "" {
 		e.Identity, e.MeshPort = w.Identity, w.MeshPort
 		if e.MeshPort == 0 {

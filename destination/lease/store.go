@@ -39,6 +39,8 @@ type Workload struct {
 	// Identity is the SPIFFE ID its proxy presents, "" when unmeshed.
 	Identity string `json:"identity,omitempty"`
 	MeshPort uint16 `json:"meshPort,omitempty"`
+	// Weight of its endpoints for weighted balancing; 0 means 1.
+	Weight uint32 `json:"weight,omitempty"`
 }
 
 // Key is "namespace/name/address", what makes two registrations the
@@ -48,7 +50,7 @@ func (w *Workload) Key() string { return w.Namespace + "/" + w.Name + "/" + w.Ad
 func (w *Workload) equal(o *Workload) bool {
 	return w.Key() == o.Key() && w.ServiceAccount == o.ServiceAccount && maps.Equal(w.Labels, o.Labels) &&
 		slices.Equal(w.Ports, o.Ports) && maps.Equal(w.PortNames, o.PortNames) &&
-		w.Identity == o.Identity && w.MeshPort == o.MeshPort
+		w.Identity == o.Identity && w.MeshPort == o.MeshPort && w.Weight == o.Weight
 }
 
 // Lease is a registration.

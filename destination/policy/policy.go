@@ -33,10 +33,12 @@ type Input struct {
 	Annotations map[string]string
 }
 
-// balancers maps annotation values to balancers.
+// balancers maps annotation values to balancers; case is ignored and "_"
+// reads as "-", so Istio's names (LEAST_CONN, ROUND_ROBIN) work as written.
 var balancers = map[string]destinationv1.Balancer{
 	"peak-ewma":            destinationv1.Balancer_BALANCER_PEAK_EWMA,
 	"least-request":        destinationv1.Balancer_BALANCER_LEAST_REQUEST,
+	"least-conn":           destinationv1.Balancer_BALANCER_LEAST_REQUEST, // Istio's alias
 	"round-robin":          destinationv1.Balancer_BALANCER_ROUND_ROBIN,
 	"weighted-round-robin": destinationv1.Balancer_BALANCER_WEIGHTED_ROUND_ROBIN,
 	"random":               destinationv1.Balancer_BALANCER_RANDOM,
@@ -59,7 +61,7 @@ func BalancerNames() []string {
 func Translate(in Input) (*destinationv1.Policy, error) {
 	p := &destinationv1.Policy{}
 	if v, ok := in.Annotations[BalancerAnnotation]; ok {
-		b, ok := balancers[strings.ToLower(strings.TrimSpace(v))]
+		b, ok := balancers[strings.ReplaceAll(strings.ToLower(strings.TrimSpace(v)), "_", "-")]
 		if !ok {
 			return nil, &FieldError{
 				Field: "metadata.annotations[" + BalancerAnnotation + "]",

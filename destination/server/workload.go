@@ -20,6 +20,7 @@ import (
 const (
 	maxPorts  = 64
 	maxLabels = 64
+	maxWeight = 10000
 )
 
 // workloadFromProto validates a registration and converts it.
@@ -87,6 +88,11 @@ func workloadFromProto(p *destinationv1.Workload, td spiffeid.TrustDomain) (*lea
 			w.PortNames = map[string]uint16{}
 		}
 		w.PortNames[name] = uint16(port)
+	}
+	if wt := p.GetWeight(); wt > maxWeight {
+		bad("weight %d: at most %d", wt, maxWeight)
+	} else {
+		w.Weight = wt
 	}
 	if mp := p.GetMeshPort(); mp > 65535 {
 		bad("mesh_port %d: out of range", mp)

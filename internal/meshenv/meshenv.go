@@ -44,6 +44,9 @@ type Options struct {
 	LeafLifetime time.Duration
 	// Output, when set, receives every process's output as well.
 	Output io.Writer
+	// Destination runs meshlite-destination (embedded registry) in the
+	// control pod too, and points every workload's proxy at it.
+	Destination bool
 }
 
 // Mesh is a running control plane.
@@ -54,6 +57,10 @@ type Mesh struct {
 	Dir      string // the trust domain's files (anchor, issuer, join key)
 	Control  *netenv.Pod
 	Identity *netenv.Proc
+	// Destination is the destination service's process, nil unless
+	// Options.Destination; ConfigDir holds its YAML files.
+	Destination *netenv.Proc
+	ConfigDir   string
 }
 
 // Start creates the trust domain's files, the control pod and the identity
@@ -66,7 +73,11 @@ func Start(ctx context.Context, env *netenv.Env, o Options) (*Mesh, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meshenv: %w", err)
 	}
-	for _, bin := range []string{"meshlite-identity", "meshlite-proxy", "meshlite-init"} {
+	bins := []string{"meshlite-identity", "meshlite-proxy", "meshlite-init"}
+	if o.Destination {
+		bins = append(bins, "meshlite-destination")
+	}
+	for _, bin := range bins {
 		if _, err := os.Stat(filepath.Join(o.BinDir, bin)); err != nil {
 			return nil, fmt.Errorf("meshenv: %s not found in %s (make build): %w", bin, o.BinDir, err)
 		}
@@ -92,6 +103,15 @@ func Start(ctx context.Context, env *netenv.Env, o Options) (*Mesh, error) {
 	if err := m.StartIdentity(ctx); err != nil {
 		return nil, err
 	}
+	if o.Destination {
+		m.ConfigDir = filepath.Join(dir, "destination")
+		if err := os.Mkdir(m.ConfigDir, 0o755); err != nil {
+			return nil, fmt.Errorf("meshenv: %w", err)
+		}
+		if err := m.StartDestination(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
@@ -110,6 +130,58 @@ func (m *Mesh) StartIdentity(ctx context.Context) error {
 	m.Identity = proc
 	if err := waitHTTP(ctx, "http://"+netip.AddrPortFrom(m.Control.Addr, 9990).String()+"/ready", proc); err != nil {
 		return fmt.Errorf("meshenv: identity service not ready: %w\n%s", err, proc.Output())
+	}
+	return nil
+}
+
+// DestinationPort is where meshlite-destination serves in the control pod.
+const DestinationPort = 8086
+
+// DestinationAddr is the destination service's address.
+func (m *Mesh) DestinationAddr() netip.AddrPort {
+	return netip.AddrPortFrom(m.Control.Addr, DestinationPort)
+}
+
+// StartDestination (re)starts the destination service in the control pod,
+// with its own identity, and waits until it is ready. Registrations
+// persist in the mesh's directory across restarts.
+func (m *Mesh) StartDestination(ctx context.Context) error {
+	id, err := m.WorkloadID("meshlite", "destination")
+	if err != nil {
+		return fmt.Errorf("meshenv: %w", err)
+	}
+	token, err := m.writeToken("destination", id)
+	if err != nil {
+		return err
+	}
+	args := []string{"--config-dir", m.ConfigDir, "--poll-interval", "200ms",
+		"--state-file", filepath.Join(m.Dir, "destination.db"), "--trust-domain", m.TD.Name(),
+		"--addr", fmt.Sprintf(":%d", DestinationPort), "--admin-addr", ":9996", "--lease-ttl", "3s",
+		"--identity-addr", m.IdentityAddr().String(), "--identity-trust-anchors", m.AnchorsFile(),
+		"--identity-trust-domain", m.TD.Name(), "--identity-token-file", token}
+	proc, err := m.Control.Start(ctx, netenv.ProcSpec{Name: "destination", Path: filepath.Join(m.Options.BinDir, "meshlite-destination"), Args: args, Output: m.Options.Output})
+	if err != nil {
+		return fmt.Errorf("meshenv: destination: %w", err)
+	}
+	m.Destination = proc
+	if err := waitHTTP(ctx, "http://"+netip.AddrPortFrom(m.Control.Addr, 9996).String()+"/ready", proc); err != nil {
+		return fmt.Errorf("meshenv: destination service not ready: %w\n%s", err, proc.Output())
+	}
+	return nil
+}
+
+// StopDestination stops the destination service.
+func (m *Mesh) StopDestination() error { return m.Destination.Stop(5 * time.Second) }
+
+// WriteConfig writes a file of the destination service's configuration
+// (Services, HealthChecks, routing) atomically; the service follows it.
+func (m *Mesh) WriteConfig(name, yaml string) error {
+	tmp := filepath.Join(m.ConfigDir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(yaml), 0o644); err != nil {
+		return fmt.Errorf("meshenv: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(m.ConfigDir, name)); err != nil {
+		return fmt.Errorf("meshenv: %w", err)
 	}
 	return nil
 }
@@ -139,6 +211,12 @@ type Workload struct {
 	ProxyArgs []string
 	// InitArgs are extra meshlite-init flags.
 	InitArgs []string
+	// Ports, when set, registers the workload with the destination
+	// service as serving these ports ("8080" or "http=8080"), with Labels.
+	Ports  []string
+	Labels map[string]string
+	// Weight of the registered endpoints (0: 1).
+	Weight uint
 }
 
 // Member is a running workload: its pod, proxy and identity.
@@ -185,6 +263,17 @@ func (m *Mesh) AddWorkload(ctx context.Context, w Workload) (*Member, error) {
 		"--identity-service-account", w.ServiceAccount,
 		"--identity-token-file", tokenFile,
 	}, w.ProxyArgs...)
+	if m.Destination != nil {
+		args = append(args, "--destination-addr", m.DestinationAddr().String(), "--workload-lease-ttl", "3s")
+		if len(w.Ports) > 0 {
+			labels := make([]string, 0, len(w.Labels))
+			for k, v := range w.Labels {
+				labels = append(labels, k+"="+v)
+			}
+			args = append(args, "--workload-name", w.Name, "--workload-ports", strings.Join(w.Ports, ","),
+				"--workload-labels", strings.Join(labels, ","), "--workload-weight", fmt.Sprint(max(w.Weight, 1)))
+		}
+	}
 	proxy, err := pod.Start(ctx, netenv.ProcSpec{Name: w.Name + "-proxy", Path: filepath.Join(m.Options.BinDir, "meshlite-proxy"),
 		Args: args, UID: ProxyUID, GID: ProxyUID, Output: m.Options.Output})
 	if err != nil {

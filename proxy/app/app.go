@@ -15,11 +15,14 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/admin"
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/detect"
+	"github.com/meshlite/meshlite/proxy/discovery"
+	"github.com/meshlite/meshlite/proxy/endpoints"
 	"github.com/meshlite/meshlite/proxy/h2"
 	"github.com/meshlite/meshlite/proxy/http1"
 	"github.com/meshlite/meshlite/proxy/identity"
@@ -37,7 +40,10 @@ type Proxy struct {
 	log     zerolog.Logger
 	Metrics *metrics.Proxy
 
-	identity          *identity.Client // nil without an identity service
+	identity          *identity.Client  // nil without an identity service
+	discovery         *discovery.Client // nil without a destination service
+	endpoints         *endpoints.Resolver
+	registrar         *discovery.Registrar // nil when the workload is not registered
 	outbound, inbound *server.Server
 	lnOut             []net.Listener
 	lnIn              net.Listener
@@ -106,9 +112,15 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 		Metrics:   p.Metrics,
 		AccessLog: access,
 	}
+	var outResolver resolve.Resolver = resolve.Static{Next: resolve.OrigDst, Table: table, MeshPort: uint16(cfg.MeshPort)}
+	if cfg.Destination.enabled() {
+		if outResolver, err = p.discover(cfg, ident, outResolver, clients); err != nil {
+			return nil, err
+		}
+	}
 	outCfg := base
 	outCfg.Direction = conninfo.Outbound
-	outCfg.Resolver = resolve.Static{Next: resolve.OrigDst, Table: table, MeshPort: uint16(cfg.MeshPort)}
+	outCfg.Resolver = outResolver
 	outCfg.Log = log.With().Str("direction", "outbound").Logger()
 	if p.outbound, err = server.New(outCfg); err != nil {
 		return nil, fmt.Errorf("proxy: outbound: %w", err)
@@ -176,6 +188,56 @@ func (p *Proxy) closeListeners() {
 	}
 }
 
+// discover connects to the destination service: outbound targets resolve
+// through it (falling back to next), and the workload registers.
+func (p *Proxy) discover(cfg Config, ident server.Identity, next resolve.Resolver, clients *upstream.Clients) (resolve.Resolver, error) {
+	d := cfg.Destination
+	dcfg := discovery.Config{Addr: d.Addr, Source: sourceOf(ident), Insecure: d.Insecure,
+		Log: p.log.With().Str("component", "discovery").Logger()}
+	var ns, sa string
+	if ident != nil {
+		ns, sa = cfg.Identity.Namespace, cfg.Identity.ServiceAccount
+		dcfg.ServerID = discovery.DefaultServerID(ident.ID().TrustDomain())
+	}
+	if d.ServerID != "" {
+		id, err := spiffeid.FromString(d.ServerID)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: destination-server-id: %w", err)
+		}
+		dcfg.ServerID = id
+	}
+	dcfg.Namespace = d.WorkloadNamespace
+	if dcfg.Namespace == "" {
+		dcfg.Namespace = ns
+	}
+	dc, err := discovery.New(dcfg)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: discovery: %w", err)
+	}
+	p.discovery = dc
+	p.endpoints = endpoints.New(endpoints.Config{Discovery: dc, Fallback: next, Drain: clients.CloseIdleConnections,
+		Log: p.log.With().Str("component", "endpoints").Logger()})
+	if d.WorkloadName != "" {
+		w, err := d.workload(ns, sa)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		if ident != nil {
+			w.MeshPort = inboundPort(cfg.InboundAddr)
+		}
+		p.registrar = dc.Registrar(w, discovery.RegistrarConfig{TTL: d.LeaseTTL})
+	}
+	return p.endpoints, nil
+}
+
+// inboundPort is the port of the inbound listener address, or the default.
+func inboundPort(addr string) uint16 {
+	if port, ok := listenPort(addr); ok && port != 0 {
+		return port
+	}
+	return resolve.DefaultMeshPort
+}
+
 // Ready reports whether the proxy serves traffic: its listeners are up, it
 // is not draining, and, with an identity service, it holds a certificate.
 func (p *Proxy) Ready() bool {
@@ -231,6 +293,19 @@ func (p *Proxy) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			p.identity.Run(connCtx) //nolint:errcheck // returns only when connCtx ends
+		}()
+	}
+	// The registration ends as the drain begins, so that peers stop
+	// sending new work here while what is in flight finishes.
+	regCtx, regCancel := context.WithCancel(ctx)
+	defer regCancel()
+	if p.registrar != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.registrar.Run(regCtx); err != nil {
+				p.log.Warn().Err(err).Msg("registration ended with an error")
+			}
 		}()
 	}
 	p.ready.Store(true)

@@ -62,6 +62,8 @@ type Config struct {
 	MeshedEndpointsFile string // ""
 	// MeshPort is the peers' inbound port, where mutual TLS goes.
 	MeshPort uint // 4143
+	// Destination connects the proxy to the destination service.
+	Destination DestinationConfig
 }
 
 // Default returns the defaults.
@@ -85,6 +87,7 @@ func Default() Config {
 		HTTPIdleTimeout: 60 * time.Second,
 		Identity:        identity.Default(),
 		MeshPort:        resolve.DefaultMeshPort,
+		Destination:     DestinationConfig{LeaseTTL: 15 * time.Second, WorkloadWeight: 1},
 	}
 }
 
@@ -110,6 +113,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MeshedEndpoints, "meshed-endpoints", c.MeshedEndpoints, "peers reached over mutual TLS: ADDR=SPIFFE_ID entries (ADDR is IP or IP:port), comma-separated")
 	fs.StringVar(&c.MeshedEndpointsFile, "meshed-endpoints-file", c.MeshedEndpointsFile, "file of ADDR=SPIFFE_ID entries, one per line, like --meshed-endpoints")
 	fs.UintVar(&c.MeshPort, "mesh-port", c.MeshPort, "inbound port of peer proxies, where mutual TLS connections go")
+	c.Destination.registerFlags(fs)
 }
 
 // identityEnabled reports whether the proxy is to obtain an identity.
@@ -192,6 +196,7 @@ func (c *Config) Validate() error {
 	} else if t.Len() > 0 && !c.identityEnabled() {
 		errs = append(errs, errors.New("meshed-endpoints: peers are listed but the proxy has no identity (--identity-addr), so it could not reach them"))
 	}
+	errs = append(errs, c.Destination.validate(c.identityEnabled())...)
 	if c.MeshPort == 0 || c.MeshPort > 65535 {
 		errs = append(errs, fmt.Errorf("mesh-port: %d is not a port", c.MeshPort))
 	}

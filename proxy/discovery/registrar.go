@@ -30,6 +30,8 @@ type Workload struct {
 	Identity spiffeid.ID
 	// MeshPort is this proxy's inbound port.
 	MeshPort uint16 // 4143 when meshed
+	// Weight of the workload's endpoints for weighted balancing.
+	Weight uint32 // 0: 1
 }
 
 // RegistrarConfig configures a Registrar; the comment gives the default.
@@ -142,7 +144,7 @@ func (r *Registrar) proto() (*destinationv1.Workload, error) {
 	}
 	p := &destinationv1.Workload{
 		Name: r.w.Name, Namespace: r.w.Namespace, ServiceAccount: r.w.ServiceAccount, Labels: r.w.Labels,
-		Address: r.w.Addr.String(), MeshPort: uint32(r.w.MeshPort),
+		Address: r.w.Addr.String(), MeshPort: uint32(r.w.MeshPort), Weight: r.w.Weight,
 	}
 	for _, port := range r.w.Ports {
 		p.Ports = append(p.Ports, uint32(port))

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/net/http2"
@@ -65,6 +66,10 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hop := conninfo.HopFrom(ctx); hop != nil {
 		hop.Endpoint, hop.TLS, hop.ServerID = ep.Addr, ep.Meshed(), ep.Identity
 	}
+	// The balancer learns how the request went once it has ended; a
+	// panic (a reset) ends it too.
+	var outcome resolve.Outcome
+	defer func() { ep.Finish(outcome) }()
 	if r.Method == http.MethodConnect && r.ProtoMajor == 1 {
 		f.tunnel(w, r, ep)
 		return
@@ -75,11 +80,14 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, r, http.StatusServiceUnavailable, err.Error())
 		return
 	}
+	start := time.Now()
 	resp, err := rt.RoundTrip(out)
+	outcome.Latency = time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {
 			return // the client went away; nobody to answer
 		}
+		outcome.Err = err
 		if se := (http2.StreamError{}); errors.As(err, &se) && se.Code != http2.ErrCodeRefusedStream {
 			// The endpoint reset the stream, maybe after acting on it:
 			// reset the client's too rather than answer with a status
@@ -91,6 +99,7 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, r, status, reason)
 		return
 	}
+	outcome.Failure = resp.StatusCode >= 500
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		f.switchProtocols(w, resp, upgrade)
 		return

@@ -9,6 +9,7 @@ package resolve
 import (
 	"context"
 	"net/netip"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
@@ -26,6 +27,28 @@ type Endpoint struct {
 	Identity spiffeid.ID
 	// MeshPort is the peer proxy's inbound port (meshed endpoints only).
 	MeshPort uint16
+	// Done, when set, must be called once the request or connection sent
+	// to the endpoint has ended: balancers learn latency and failures
+	// from it and count what is in flight.
+	Done func(Outcome)
+}
+
+// Outcome is how a request or connection to an endpoint went.
+type Outcome struct {
+	// Latency is the time to the response headers (HTTP) or to the
+	// established connection (TCP).
+	Latency time.Duration
+	// Err is set when the endpoint could not be reached.
+	Err error
+	// Failure is set for a response that counts as failed (5xx).
+	Failure bool
+}
+
+// Finish reports o to the resolver that chose e, if it asked to know.
+func (e Endpoint) Finish(o Outcome) {
+	if e.Done != nil {
+		e.Done(o)
+	}
 }
 
 // Meshed reports whether the endpoint is reached over mutual TLS.

@@ -355,7 +355,10 @@ func (s *Server) forwardTCP(ctx context.Context, c net.Conn, prefix []byte, info
 	if err != nil {
 		return abort(err, "resolve")
 	}
+	dialStart := time.Now()
 	up, err := s.cfg.Upstream.Dial(ctx, ep, mtls.ProtoOpaque)
+	outcome := resolve.Outcome{Latency: time.Since(dialStart), Err: err}
+	defer func() { ep.Finish(outcome) }() // the connection is "in flight" until it closes
 	if err != nil {
 		if ep.Meshed() {
 			s.cfg.Log.Warn().Err(err).Str("endpoint", ep.Addr.String()).Msg("meshed endpoint unreachable over mutual TLS")

@@ -26,7 +26,7 @@ import (
 func binDir(t *testing.T) string {
 	t.Helper()
 	var dir string
-	for _, pkg := range []string{"proxy/cmd/meshlite-proxy", "init/cmd/meshlite-init", "identity/cmd/meshlite-identity"} {
+	for _, pkg := range []string{"proxy/cmd/meshlite-proxy", "init/cmd/meshlite-init", "identity/cmd/meshlite-identity", "destination/cmd/meshlite-destination"} {
 		p := bins.MustBuild(t, pkg)
 		dir = p[:strings.LastIndexByte(p, '/')]
 	}

@@ -435,7 +435,9 @@ type Workload struct {
 	// port_names names some of the ports ("http" -> 8080), so that a
 	// service's named targetPort resolves, as a container port's name does
 	// in Kubernetes. Every named port must also be in ports.
-	PortNames     map[string]uint32 `protobuf:"bytes,9,rep,name=port_names,json=portNames,proto3" json:"port_names,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	PortNames map[string]uint32 `protobuf:"bytes,9,rep,name=port_names,json=portNames,proto3" json:"port_names,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// weight of the workload's endpoints for weighted balancing; 0 means 1.
+	Weight        uint32 `protobuf:"varint,10,opt,name=weight,proto3" json:"weight,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -531,6 +533,13 @@ func (x *Workload) GetPortNames() map[string]uint32 {
 		return x.PortNames
 	}
 	return nil
+}
+
+func (x *Workload) GetWeight() uint32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
 }
 
 type RegisterRequest struct {
@@ -887,7 +896,7 @@ const file_internal_api_destination_v1_destination_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"G\n" +
 	"\x06Policy\x12=\n" +
-	"\bbalancer\x18\x01 \x01(\x0e2!.meshlite.destination.v1.BalancerR\bbalancer\"\xdf\x03\n" +
+	"\bbalancer\x18\x01 \x01(\x0e2!.meshlite.destination.v1.BalancerR\bbalancer\"\xf7\x03\n" +
 	"\bWorkload\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12'\n" +
@@ -898,7 +907,9 @@ const file_internal_api_destination_v1_destination_proto_rawDesc = "" +
 	"\bidentity\x18\a \x01(\tR\bidentity\x12\x1b\n" +
 	"\tmesh_port\x18\b \x01(\rR\bmeshPort\x12O\n" +
 	"\n" +
-	"port_names\x18\t \x03(\v20.meshlite.destination.v1.Workload.PortNamesEntryR\tportNames\x1a9\n" +
+	"port_names\x18\t \x03(\v20.meshlite.destination.v1.Workload.PortNamesEntryR\tportNames\x12\x16\n" +
+	"\x06weight\x18\n" +
+	" \x01(\rR\x06weight\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a<\n" +
