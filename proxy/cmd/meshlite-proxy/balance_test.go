@@ -124,7 +124,9 @@ type caller struct {
 func newCaller(client *meshenv.Member) *caller {
 	return &caller{url: "http://" + serviceIP + "/", hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		MaxIdleConnsPerHost: 64,
-		DialContext:         func(ctx context.Context, _, addr string) (net.Conn, error) { return client.Pod.DialContext(ctx, "tcp", addr) },
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return client.Pod.DialContext(ctx, "tcp", addr)
+		},
 	}}}
 }
 
@@ -301,7 +303,9 @@ func TestGRPCSpreadsOverReplicas(t *testing.T) {
 	mesh, _, client := lbMesh(t, "round-robin", "", 1, 1, 1)
 	waitEndpoints(t, mesh, newCaller(client), 3)
 	cc, err := grpc.NewClient(serviceIP+":9090", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return client.Pod.DialContext(ctx, "tcp", addr) }))
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return client.Pod.DialContext(ctx, "tcp", addr)
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,9 @@ func TestMutualTLS(t *testing.T) {
 	// gRPC from an in-process client inside the client pod.
 	cc, err := grpc.NewClient(netip.AddrPortFrom(server.Pod.Addr, 9090).String(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return client.Pod.DialContext(ctx, "tcp", addr) }))
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return client.Pod.DialContext(ctx, "tcp", addr)
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}

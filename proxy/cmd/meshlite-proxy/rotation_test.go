@@ -57,7 +57,9 @@ func startLoad(t *testing.T, client, server *meshenv.Member) *load {
 	ctx, cancel := context.WithCancel(t.Context())
 	l := &load{stop: cancel}
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return client.Pod.DialContext(ctx, "tcp", addr) },
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return client.Pod.DialContext(ctx, "tcp", addr)
+		},
 	}}
 	url := "http://" + netip.AddrPortFrom(server.Pod.Addr, 8080).String() + "/load"
 	echo := netip.AddrPortFrom(server.Pod.Addr, 7000).String()
