@@ -139,6 +139,110 @@ func (Balancer) EnumDescriptor() ([]byte, []int) {
 	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{1}
 }
 
+type MTLSMode int32
+
+const (
+	MTLSMode_MTLS_MODE_UNSPECIFIED MTLSMode = 0 // PERMISSIVE
+	MTLSMode_MTLS_MODE_PERMISSIVE  MTLSMode = 1
+	MTLSMode_MTLS_MODE_STRICT      MTLSMode = 2
+	MTLSMode_MTLS_MODE_DISABLE     MTLSMode = 3
+)
+
+// Enum value maps for MTLSMode.
+var (
+	MTLSMode_name = map[int32]string{
+		0: "MTLS_MODE_UNSPECIFIED",
+		1: "MTLS_MODE_PERMISSIVE",
+		2: "MTLS_MODE_STRICT",
+		3: "MTLS_MODE_DISABLE",
+	}
+	MTLSMode_value = map[string]int32{
+		"MTLS_MODE_UNSPECIFIED": 0,
+		"MTLS_MODE_PERMISSIVE":  1,
+		"MTLS_MODE_STRICT":      2,
+		"MTLS_MODE_DISABLE":     3,
+	}
+)
+
+func (x MTLSMode) Enum() *MTLSMode {
+	p := new(MTLSMode)
+	*p = x
+	return p
+}
+
+func (x MTLSMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MTLSMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_internal_api_destination_v1_destination_proto_enumTypes[2].Descriptor()
+}
+
+func (MTLSMode) Type() protoreflect.EnumType {
+	return &file_internal_api_destination_v1_destination_proto_enumTypes[2]
+}
+
+func (x MTLSMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MTLSMode.Descriptor instead.
+func (MTLSMode) EnumDescriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{2}
+}
+
+type AuthzAction int32
+
+const (
+	AuthzAction_AUTHZ_ACTION_UNSPECIFIED AuthzAction = 0
+	AuthzAction_AUTHZ_ACTION_ALLOW       AuthzAction = 1
+	AuthzAction_AUTHZ_ACTION_DENY        AuthzAction = 2
+	AuthzAction_AUTHZ_ACTION_AUDIT       AuthzAction = 3
+)
+
+// Enum value maps for AuthzAction.
+var (
+	AuthzAction_name = map[int32]string{
+		0: "AUTHZ_ACTION_UNSPECIFIED",
+		1: "AUTHZ_ACTION_ALLOW",
+		2: "AUTHZ_ACTION_DENY",
+		3: "AUTHZ_ACTION_AUDIT",
+	}
+	AuthzAction_value = map[string]int32{
+		"AUTHZ_ACTION_UNSPECIFIED": 0,
+		"AUTHZ_ACTION_ALLOW":       1,
+		"AUTHZ_ACTION_DENY":        2,
+		"AUTHZ_ACTION_AUDIT":       3,
+	}
+)
+
+func (x AuthzAction) Enum() *AuthzAction {
+	p := new(AuthzAction)
+	*p = x
+	return p
+}
+
+func (x AuthzAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AuthzAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_internal_api_destination_v1_destination_proto_enumTypes[3].Descriptor()
+}
+
+func (AuthzAction) Type() protoreflect.EnumType {
+	return &file_internal_api_destination_v1_destination_proto_enumTypes[3]
+}
+
+func (x AuthzAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AuthzAction.Descriptor instead.
+func (AuthzAction) EnumDescriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{3}
+}
+
 type WatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// target is a service address "IP:port" (e.g. a ClusterIP), or a name
@@ -375,9 +479,27 @@ func (x *Endpoint) GetProtocolHint() ProtocolHint {
 	return ProtocolHint_PROTOCOL_HINT_UNSPECIFIED
 }
 
+// Policy is a service's traffic policy, translated once by the destination
+// service from the configuration users write (Istio VirtualService and
+// DestinationRule, Gateway API HTTPRoute, meshlite annotations) into a
+// compact table the proxy evaluates per request.
 type Policy struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Balancer      Balancer               `protobuf:"varint,1,opt,name=balancer,proto3,enum=meshlite.destination.v1.Balancer" json:"balancer,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Balancer Balancer               `protobuf:"varint,1,opt,name=balancer,proto3,enum=meshlite.destination.v1.Balancer" json:"balancer,omitempty"`
+	// subsets name groups of the service's endpoints by labels.
+	Subsets []*Subset `protobuf:"bytes,2,rep,name=subsets,proto3" json:"subsets,omitempty"`
+	// http_routes are tried in order; the first whose matches match serves
+	// the request. No route (or none matching): the service itself.
+	HttpRoutes []*HTTPRoute `protobuf:"bytes,3,rep,name=http_routes,json=httpRoutes,proto3" json:"http_routes,omitempty"`
+	// tcp_routes split opaque connections; the first matching wins.
+	TcpRoutes        []*TCPRoute       `protobuf:"bytes,4,rep,name=tcp_routes,json=tcpRoutes,proto3" json:"tcp_routes,omitempty"`
+	OutlierDetection *OutlierDetection `protobuf:"bytes,5,opt,name=outlier_detection,json=outlierDetection,proto3" json:"outlier_detection,omitempty"`
+	ConnectionPool   *ConnectionPool   `protobuf:"bytes,6,opt,name=connection_pool,json=connectionPool,proto3" json:"connection_pool,omitempty"`
+	// port_policies override the policy for one service port.
+	PortPolicies []*PortPolicy `protobuf:"bytes,7,rep,name=port_policies,json=portPolicies,proto3" json:"port_policies,omitempty"`
+	// sources names the configuration this policy came from
+	// ("VirtualService default/reviews", …), for logs and meshctl.
+	Sources       []string `protobuf:"bytes,8,rep,name=sources,proto3" json:"sources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -419,6 +541,1306 @@ func (x *Policy) GetBalancer() Balancer {
 	return Balancer_BALANCER_UNSPECIFIED
 }
 
+func (x *Policy) GetSubsets() []*Subset {
+	if x != nil {
+		return x.Subsets
+	}
+	return nil
+}
+
+func (x *Policy) GetHttpRoutes() []*HTTPRoute {
+	if x != nil {
+		return x.HttpRoutes
+	}
+	return nil
+}
+
+func (x *Policy) GetTcpRoutes() []*TCPRoute {
+	if x != nil {
+		return x.TcpRoutes
+	}
+	return nil
+}
+
+func (x *Policy) GetOutlierDetection() *OutlierDetection {
+	if x != nil {
+		return x.OutlierDetection
+	}
+	return nil
+}
+
+func (x *Policy) GetConnectionPool() *ConnectionPool {
+	if x != nil {
+		return x.ConnectionPool
+	}
+	return nil
+}
+
+func (x *Policy) GetPortPolicies() []*PortPolicy {
+	if x != nil {
+		return x.PortPolicies
+	}
+	return nil
+}
+
+func (x *Policy) GetSources() []string {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+type PortPolicy struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Port             uint32                 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	Balancer         Balancer               `protobuf:"varint,2,opt,name=balancer,proto3,enum=meshlite.destination.v1.Balancer" json:"balancer,omitempty"`
+	OutlierDetection *OutlierDetection      `protobuf:"bytes,3,opt,name=outlier_detection,json=outlierDetection,proto3" json:"outlier_detection,omitempty"`
+	ConnectionPool   *ConnectionPool        `protobuf:"bytes,4,opt,name=connection_pool,json=connectionPool,proto3" json:"connection_pool,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PortPolicy) Reset() {
+	*x = PortPolicy{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortPolicy) ProtoMessage() {}
+
+func (x *PortPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortPolicy.ProtoReflect.Descriptor instead.
+func (*PortPolicy) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PortPolicy) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *PortPolicy) GetBalancer() Balancer {
+	if x != nil {
+		return x.Balancer
+	}
+	return Balancer_BALANCER_UNSPECIFIED
+}
+
+func (x *PortPolicy) GetOutlierDetection() *OutlierDetection {
+	if x != nil {
+		return x.OutlierDetection
+	}
+	return nil
+}
+
+func (x *PortPolicy) GetConnectionPool() *ConnectionPool {
+	if x != nil {
+		return x.ConnectionPool
+	}
+	return nil
+}
+
+type Subset struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Labels map[string]string      `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The subset's own traffic policy, when it overrides the service's
+	// (BALANCER_UNSPECIFIED and unset messages inherit).
+	Balancer         Balancer          `protobuf:"varint,3,opt,name=balancer,proto3,enum=meshlite.destination.v1.Balancer" json:"balancer,omitempty"`
+	OutlierDetection *OutlierDetection `protobuf:"bytes,4,opt,name=outlier_detection,json=outlierDetection,proto3" json:"outlier_detection,omitempty"`
+	ConnectionPool   *ConnectionPool   `protobuf:"bytes,5,opt,name=connection_pool,json=connectionPool,proto3" json:"connection_pool,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Subset) Reset() {
+	*x = Subset{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Subset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Subset) ProtoMessage() {}
+
+func (x *Subset) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Subset.ProtoReflect.Descriptor instead.
+func (*Subset) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Subset) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Subset) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Subset) GetBalancer() Balancer {
+	if x != nil {
+		return x.Balancer
+	}
+	return Balancer_BALANCER_UNSPECIFIED
+}
+
+func (x *Subset) GetOutlierDetection() *OutlierDetection {
+	if x != nil {
+		return x.OutlierDetection
+	}
+	return nil
+}
+
+func (x *Subset) GetConnectionPool() *ConnectionPool {
+	if x != nil {
+		return x.ConnectionPool
+	}
+	return nil
+}
+
+type StringMatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*StringMatch_Exact
+	//	*StringMatch_Prefix
+	//	*StringMatch_Regex
+	Kind          isStringMatch_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StringMatch) Reset() {
+	*x = StringMatch{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StringMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StringMatch) ProtoMessage() {}
+
+func (x *StringMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StringMatch.ProtoReflect.Descriptor instead.
+func (*StringMatch) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StringMatch) GetKind() isStringMatch_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *StringMatch) GetExact() string {
+	if x != nil {
+		if x, ok := x.Kind.(*StringMatch_Exact); ok {
+			return x.Exact
+		}
+	}
+	return ""
+}
+
+func (x *StringMatch) GetPrefix() string {
+	if x != nil {
+		if x, ok := x.Kind.(*StringMatch_Prefix); ok {
+			return x.Prefix
+		}
+	}
+	return ""
+}
+
+func (x *StringMatch) GetRegex() string {
+	if x != nil {
+		if x, ok := x.Kind.(*StringMatch_Regex); ok {
+			return x.Regex
+		}
+	}
+	return ""
+}
+
+type isStringMatch_Kind interface {
+	isStringMatch_Kind()
+}
+
+type StringMatch_Exact struct {
+	Exact string `protobuf:"bytes,1,opt,name=exact,proto3,oneof"`
+}
+
+type StringMatch_Prefix struct {
+	Prefix string `protobuf:"bytes,2,opt,name=prefix,proto3,oneof"`
+}
+
+type StringMatch_Regex struct {
+	// regex is RE2 syntax, matched against the whole value.
+	Regex string `protobuf:"bytes,3,opt,name=regex,proto3,oneof"`
+}
+
+func (*StringMatch_Exact) isStringMatch_Kind() {}
+
+func (*StringMatch_Prefix) isStringMatch_Kind() {}
+
+func (*StringMatch_Regex) isStringMatch_Kind() {}
+
+type KeyMatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is a header name (case-insensitive) or a query parameter.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// value unset: the key must be present.
+	Value         *StringMatch `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyMatch) Reset() {
+	*x = KeyMatch{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyMatch) ProtoMessage() {}
+
+func (x *KeyMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyMatch.ProtoReflect.Descriptor instead.
+func (*KeyMatch) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *KeyMatch) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *KeyMatch) GetValue() *StringMatch {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+type HTTPMatch struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Path        *StringMatch           `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Method      *StringMatch           `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	Authority   *StringMatch           `protobuf:"bytes,3,opt,name=authority,proto3" json:"authority,omitempty"`
+	Headers     []*KeyMatch            `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty"`
+	QueryParams []*KeyMatch            `protobuf:"bytes,5,rep,name=query_params,json=queryParams,proto3" json:"query_params,omitempty"`
+	// without_headers must all NOT match (Istio's withoutHeaders).
+	WithoutHeaders []*KeyMatch `protobuf:"bytes,6,rep,name=without_headers,json=withoutHeaders,proto3" json:"without_headers,omitempty"`
+	// port, when not 0, is the service port the request arrived for.
+	Port          uint32 `protobuf:"varint,7,opt,name=port,proto3" json:"port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HTTPMatch) Reset() {
+	*x = HTTPMatch{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HTTPMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HTTPMatch) ProtoMessage() {}
+
+func (x *HTTPMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HTTPMatch.ProtoReflect.Descriptor instead.
+func (*HTTPMatch) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *HTTPMatch) GetPath() *StringMatch {
+	if x != nil {
+		return x.Path
+	}
+	return nil
+}
+
+func (x *HTTPMatch) GetMethod() *StringMatch {
+	if x != nil {
+		return x.Method
+	}
+	return nil
+}
+
+func (x *HTTPMatch) GetAuthority() *StringMatch {
+	if x != nil {
+		return x.Authority
+	}
+	return nil
+}
+
+func (x *HTTPMatch) GetHeaders() []*KeyMatch {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *HTTPMatch) GetQueryParams() []*KeyMatch {
+	if x != nil {
+		return x.QueryParams
+	}
+	return nil
+}
+
+func (x *HTTPMatch) GetWithoutHeaders() []*KeyMatch {
+	if x != nil {
+		return x.WithoutHeaders
+	}
+	return nil
+}
+
+func (x *HTTPMatch) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+type Backend struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// service is "name.namespace" of another service; empty for this one.
+	Service string `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// port of that service; 0 for the port the request was for.
+	Port uint32 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	// subset of the service's endpoints; empty for all.
+	Subset string `protobuf:"bytes,3,opt,name=subset,proto3" json:"subset,omitempty"`
+	// weight relative to the route's other backends; 0 when alone.
+	Weight        uint32 `protobuf:"varint,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Backend) Reset() {
+	*x = Backend{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Backend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Backend) ProtoMessage() {}
+
+func (x *Backend) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Backend.ProtoReflect.Descriptor instead.
+func (*Backend) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Backend) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *Backend) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *Backend) GetSubset() string {
+	if x != nil {
+		return x.Subset
+	}
+	return ""
+}
+
+func (x *Backend) GetWeight() uint32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+type Retry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// attempts after the first; 0 disables retries.
+	Attempts      uint32               `protobuf:"varint,1,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	PerTryTimeout *durationpb.Duration `protobuf:"bytes,2,opt,name=per_try_timeout,json=perTryTimeout,proto3" json:"per_try_timeout,omitempty"`
+	// retry_on lists conditions: "5xx", "gateway-error", "reset",
+	// "connect-failure", "retriable-4xx", "refused-stream", "retriable-status-codes"
+	// and gRPC ones ("cancelled", "deadline-exceeded", "internal",
+	// "resource-exhausted", "unavailable"), or HTTP status codes as numbers.
+	RetryOn       []string `protobuf:"bytes,3,rep,name=retry_on,json=retryOn,proto3" json:"retry_on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Retry) Reset() {
+	*x = Retry{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Retry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Retry) ProtoMessage() {}
+
+func (x *Retry) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Retry.ProtoReflect.Descriptor instead.
+func (*Retry) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Retry) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *Retry) GetPerTryTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.PerTryTimeout
+	}
+	return nil
+}
+
+func (x *Retry) GetRetryOn() []string {
+	if x != nil {
+		return x.RetryOn
+	}
+	return nil
+}
+
+type Fault struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delay         *Fault_Delay           `protobuf:"bytes,1,opt,name=delay,proto3" json:"delay,omitempty"`
+	Abort         *Fault_Abort           `protobuf:"bytes,2,opt,name=abort,proto3" json:"abort,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fault) Reset() {
+	*x = Fault{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fault) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fault) ProtoMessage() {}
+
+func (x *Fault) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fault.ProtoReflect.Descriptor instead.
+func (*Fault) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Fault) GetDelay() *Fault_Delay {
+	if x != nil {
+		return x.Delay
+	}
+	return nil
+}
+
+func (x *Fault) GetAbort() *Fault_Abort {
+	if x != nil {
+		return x.Abort
+	}
+	return nil
+}
+
+type HeaderOps struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Set           map[string]string      `protobuf:"bytes,1,rep,name=set,proto3" json:"set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Add           map[string]string      `protobuf:"bytes,2,rep,name=add,proto3" json:"add,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Remove        []string               `protobuf:"bytes,3,rep,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeaderOps) Reset() {
+	*x = HeaderOps{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeaderOps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeaderOps) ProtoMessage() {}
+
+func (x *HeaderOps) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeaderOps.ProtoReflect.Descriptor instead.
+func (*HeaderOps) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *HeaderOps) GetSet() map[string]string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *HeaderOps) GetAdd() map[string]string {
+	if x != nil {
+		return x.Add
+	}
+	return nil
+}
+
+func (x *HeaderOps) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+type Rewrite struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// uri replaces the path prefix the route matched (or the whole path for
+	// an exact match).
+	Uri           string `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	Authority     string `protobuf:"bytes,2,opt,name=authority,proto3" json:"authority,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rewrite) Reset() {
+	*x = Rewrite{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rewrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rewrite) ProtoMessage() {}
+
+func (x *Rewrite) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rewrite.ProtoReflect.Descriptor instead.
+func (*Rewrite) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Rewrite) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *Rewrite) GetAuthority() string {
+	if x != nil {
+		return x.Authority
+	}
+	return ""
+}
+
+type HTTPRoute struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name identifies the route in metrics ("route" label) and logs.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// matches: any may match; none means every request.
+	Matches         []*HTTPMatch         `protobuf:"bytes,2,rep,name=matches,proto3" json:"matches,omitempty"`
+	Backends        []*Backend           `protobuf:"bytes,3,rep,name=backends,proto3" json:"backends,omitempty"`
+	Timeout         *durationpb.Duration `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	Retry           *Retry               `protobuf:"bytes,5,opt,name=retry,proto3" json:"retry,omitempty"`
+	Fault           *Fault               `protobuf:"bytes,6,opt,name=fault,proto3" json:"fault,omitempty"`
+	Rewrite         *Rewrite             `protobuf:"bytes,7,opt,name=rewrite,proto3" json:"rewrite,omitempty"`
+	RequestHeaders  *HeaderOps           `protobuf:"bytes,8,opt,name=request_headers,json=requestHeaders,proto3" json:"request_headers,omitempty"`
+	ResponseHeaders *HeaderOps           `protobuf:"bytes,9,opt,name=response_headers,json=responseHeaders,proto3" json:"response_headers,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *HTTPRoute) Reset() {
+	*x = HTTPRoute{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HTTPRoute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HTTPRoute) ProtoMessage() {}
+
+func (x *HTTPRoute) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HTTPRoute.ProtoReflect.Descriptor instead.
+func (*HTTPRoute) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *HTTPRoute) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HTTPRoute) GetMatches() []*HTTPMatch {
+	if x != nil {
+		return x.Matches
+	}
+	return nil
+}
+
+func (x *HTTPRoute) GetBackends() []*Backend {
+	if x != nil {
+		return x.Backends
+	}
+	return nil
+}
+
+func (x *HTTPRoute) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *HTTPRoute) GetRetry() *Retry {
+	if x != nil {
+		return x.Retry
+	}
+	return nil
+}
+
+func (x *HTTPRoute) GetFault() *Fault {
+	if x != nil {
+		return x.Fault
+	}
+	return nil
+}
+
+func (x *HTTPRoute) GetRewrite() *Rewrite {
+	if x != nil {
+		return x.Rewrite
+	}
+	return nil
+}
+
+func (x *HTTPRoute) GetRequestHeaders() *HeaderOps {
+	if x != nil {
+		return x.RequestHeaders
+	}
+	return nil
+}
+
+func (x *HTTPRoute) GetResponseHeaders() *HeaderOps {
+	if x != nil {
+		return x.ResponseHeaders
+	}
+	return nil
+}
+
+type TCPRoute struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// port, when not 0, is the service port the connection is for.
+	Port          uint32     `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	Backends      []*Backend `protobuf:"bytes,2,rep,name=backends,proto3" json:"backends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TCPRoute) Reset() {
+	*x = TCPRoute{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TCPRoute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TCPRoute) ProtoMessage() {}
+
+func (x *TCPRoute) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TCPRoute.ProtoReflect.Descriptor instead.
+func (*TCPRoute) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *TCPRoute) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *TCPRoute) GetBackends() []*Backend {
+	if x != nil {
+		return x.Backends
+	}
+	return nil
+}
+
+type OutlierDetection struct {
+	state                    protoimpl.MessageState `protogen:"open.v1"`
+	Consecutive_5XxErrors    uint32                 `protobuf:"varint,1,opt,name=consecutive_5xx_errors,json=consecutive5xxErrors,proto3" json:"consecutive_5xx_errors,omitempty"`
+	ConsecutiveGatewayErrors uint32                 `protobuf:"varint,2,opt,name=consecutive_gateway_errors,json=consecutiveGatewayErrors,proto3" json:"consecutive_gateway_errors,omitempty"`
+	Interval                 *durationpb.Duration   `protobuf:"bytes,3,opt,name=interval,proto3" json:"interval,omitempty"`
+	BaseEjectionTime         *durationpb.Duration   `protobuf:"bytes,4,opt,name=base_ejection_time,json=baseEjectionTime,proto3" json:"base_ejection_time,omitempty"`
+	MaxEjectionPercent       uint32                 `protobuf:"varint,5,opt,name=max_ejection_percent,json=maxEjectionPercent,proto3" json:"max_ejection_percent,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *OutlierDetection) Reset() {
+	*x = OutlierDetection{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutlierDetection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutlierDetection) ProtoMessage() {}
+
+func (x *OutlierDetection) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutlierDetection.ProtoReflect.Descriptor instead.
+func (*OutlierDetection) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *OutlierDetection) GetConsecutive_5XxErrors() uint32 {
+	if x != nil {
+		return x.Consecutive_5XxErrors
+	}
+	return 0
+}
+
+func (x *OutlierDetection) GetConsecutiveGatewayErrors() uint32 {
+	if x != nil {
+		return x.ConsecutiveGatewayErrors
+	}
+	return 0
+}
+
+func (x *OutlierDetection) GetInterval() *durationpb.Duration {
+	if x != nil {
+		return x.Interval
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetBaseEjectionTime() *durationpb.Duration {
+	if x != nil {
+		return x.BaseEjectionTime
+	}
+	return nil
+}
+
+func (x *OutlierDetection) GetMaxEjectionPercent() uint32 {
+	if x != nil {
+		return x.MaxEjectionPercent
+	}
+	return 0
+}
+
+type ConnectionPool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 means unlimited, for each.
+	MaxConnections           uint32 `protobuf:"varint,1,opt,name=max_connections,json=maxConnections,proto3" json:"max_connections,omitempty"`
+	Http1MaxPendingRequests  uint32 `protobuf:"varint,2,opt,name=http1_max_pending_requests,json=http1MaxPendingRequests,proto3" json:"http1_max_pending_requests,omitempty"`
+	Http2MaxRequests         uint32 `protobuf:"varint,3,opt,name=http2_max_requests,json=http2MaxRequests,proto3" json:"http2_max_requests,omitempty"`
+	MaxRequestsPerConnection uint32 `protobuf:"varint,4,opt,name=max_requests_per_connection,json=maxRequestsPerConnection,proto3" json:"max_requests_per_connection,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *ConnectionPool) Reset() {
+	*x = ConnectionPool{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionPool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionPool) ProtoMessage() {}
+
+func (x *ConnectionPool) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionPool.ProtoReflect.Descriptor instead.
+func (*ConnectionPool) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ConnectionPool) GetMaxConnections() uint32 {
+	if x != nil {
+		return x.MaxConnections
+	}
+	return 0
+}
+
+func (x *ConnectionPool) GetHttp1MaxPendingRequests() uint32 {
+	if x != nil {
+		return x.Http1MaxPendingRequests
+	}
+	return 0
+}
+
+func (x *ConnectionPool) GetHttp2MaxRequests() uint32 {
+	if x != nil {
+		return x.Http2MaxRequests
+	}
+	return 0
+}
+
+func (x *ConnectionPool) GetMaxRequestsPerConnection() uint32 {
+	if x != nil {
+		return x.MaxRequestsPerConnection
+	}
+	return 0
+}
+
+type WatchInboundRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workload whose inbound policy is asked: its namespace and labels
+	// select the PeerAuthentication and AuthorizationPolicy resources.
+	Namespace     string            `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Labels        map[string]string `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchInboundRequest) Reset() {
+	*x = WatchInboundRequest{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchInboundRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchInboundRequest) ProtoMessage() {}
+
+func (x *WatchInboundRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchInboundRequest.ProtoReflect.Descriptor instead.
+func (*WatchInboundRequest) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WatchInboundRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WatchInboundRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+type AuthzRule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          []*AuthzRule_Source    `protobuf:"bytes,1,rep,name=from,proto3" json:"from,omitempty"`
+	To            []*AuthzRule_Operation `protobuf:"bytes,2,rep,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthzRule) Reset() {
+	*x = AuthzRule{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthzRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthzRule) ProtoMessage() {}
+
+func (x *AuthzRule) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthzRule.ProtoReflect.Descriptor instead.
+func (*AuthzRule) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AuthzRule) GetFrom() []*AuthzRule_Source {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *AuthzRule) GetTo() []*AuthzRule_Operation {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+type AuthorizationPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is "namespace/name", reported when the policy decides.
+	Name   string      `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Action AuthzAction `protobuf:"varint,2,opt,name=action,proto3,enum=meshlite.destination.v1.AuthzAction" json:"action,omitempty"`
+	// rules: a request matches the policy when any rule matches; a policy
+	// with no rules matches nothing for ALLOW (Istio: deny all) …
+	Rules []*AuthzRule `protobuf:"bytes,3,rep,name=rules,proto3" json:"rules,omitempty"`
+	// … unless match_all is set (an empty rule "{}" in Istio).
+	MatchAll      bool `protobuf:"varint,4,opt,name=match_all,json=matchAll,proto3" json:"match_all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizationPolicy) Reset() {
+	*x = AuthorizationPolicy{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizationPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizationPolicy) ProtoMessage() {}
+
+func (x *AuthorizationPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizationPolicy.ProtoReflect.Descriptor instead.
+func (*AuthorizationPolicy) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AuthorizationPolicy) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AuthorizationPolicy) GetAction() AuthzAction {
+	if x != nil {
+		return x.Action
+	}
+	return AuthzAction_AUTHZ_ACTION_UNSPECIFIED
+}
+
+func (x *AuthorizationPolicy) GetRules() []*AuthzRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *AuthorizationPolicy) GetMatchAll() bool {
+	if x != nil {
+		return x.MatchAll
+	}
+	return false
+}
+
+type InboundPolicy struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MtlsMode MTLSMode               `protobuf:"varint,1,opt,name=mtls_mode,json=mtlsMode,proto3,enum=meshlite.destination.v1.MTLSMode" json:"mtls_mode,omitempty"`
+	// port_mtls overrides mtls_mode per workload port.
+	PortMtls      map[uint32]MTLSMode    `protobuf:"bytes,2,rep,name=port_mtls,json=portMtls,proto3" json:"port_mtls,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=meshlite.destination.v1.MTLSMode"`
+	Authorization []*AuthorizationPolicy `protobuf:"bytes,3,rep,name=authorization,proto3" json:"authorization,omitempty"`
+	Sources       []string               `protobuf:"bytes,4,rep,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InboundPolicy) Reset() {
+	*x = InboundPolicy{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InboundPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InboundPolicy) ProtoMessage() {}
+
+func (x *InboundPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InboundPolicy.ProtoReflect.Descriptor instead.
+func (*InboundPolicy) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *InboundPolicy) GetMtlsMode() MTLSMode {
+	if x != nil {
+		return x.MtlsMode
+	}
+	return MTLSMode_MTLS_MODE_UNSPECIFIED
+}
+
+func (x *InboundPolicy) GetPortMtls() map[uint32]MTLSMode {
+	if x != nil {
+		return x.PortMtls
+	}
+	return nil
+}
+
+func (x *InboundPolicy) GetAuthorization() []*AuthorizationPolicy {
+	if x != nil {
+		return x.Authorization
+	}
+	return nil
+}
+
+func (x *InboundPolicy) GetSources() []string {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
 type Workload struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -444,7 +1866,7 @@ type Workload struct {
 
 func (x *Workload) Reset() {
 	*x = Workload{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[4]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +1878,7 @@ func (x *Workload) String() string {
 func (*Workload) ProtoMessage() {}
 
 func (x *Workload) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[4]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +1891,7 @@ func (x *Workload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workload.ProtoReflect.Descriptor instead.
 func (*Workload) Descriptor() ([]byte, []int) {
-	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{4}
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Workload) GetName() string {
@@ -553,7 +1975,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[5]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +1987,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[5]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +2000,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{5}
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RegisterRequest) GetWorkload() *Workload {
@@ -607,7 +2029,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[6]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +2041,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[6]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +2054,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{6}
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RegisterResponse) GetLeaseId() string {
@@ -658,7 +2080,7 @@ type DeregisterRequest struct {
 
 func (x *DeregisterRequest) Reset() {
 	*x = DeregisterRequest{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[7]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +2092,7 @@ func (x *DeregisterRequest) String() string {
 func (*DeregisterRequest) ProtoMessage() {}
 
 func (x *DeregisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[7]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +2105,7 @@ func (x *DeregisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeregisterRequest.ProtoReflect.Descriptor instead.
 func (*DeregisterRequest) Descriptor() ([]byte, []int) {
-	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{7}
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeregisterRequest) GetLeaseId() string {
@@ -701,7 +2123,7 @@ type DeregisterResponse struct {
 
 func (x *DeregisterResponse) Reset() {
 	*x = DeregisterResponse{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[8]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +2135,7 @@ func (x *DeregisterResponse) String() string {
 func (*DeregisterResponse) ProtoMessage() {}
 
 func (x *DeregisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[8]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +2148,7 @@ func (x *DeregisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeregisterResponse.ProtoReflect.Descriptor instead.
 func (*DeregisterResponse) Descriptor() ([]byte, []int) {
-	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{8}
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{26}
 }
 
 type HealthReport struct {
@@ -738,7 +2160,7 @@ type HealthReport struct {
 
 func (x *HealthReport) Reset() {
 	*x = HealthReport{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[9]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +2172,7 @@ func (x *HealthReport) String() string {
 func (*HealthReport) ProtoMessage() {}
 
 func (x *HealthReport) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[9]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +2185,7 @@ func (x *HealthReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthReport.ProtoReflect.Descriptor instead.
 func (*HealthReport) Descriptor() ([]byte, []int) {
-	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{9}
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HealthReport) GetObservations() []*HealthReport_Observation {
@@ -781,7 +2203,7 @@ type HealthReportResponse struct {
 
 func (x *HealthReportResponse) Reset() {
 	*x = HealthReportResponse{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[10]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +2215,7 @@ func (x *HealthReportResponse) String() string {
 func (*HealthReportResponse) ProtoMessage() {}
 
 func (x *HealthReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[10]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +2228,280 @@ func (x *HealthReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthReportResponse.ProtoReflect.Descriptor instead.
 func (*HealthReportResponse) Descriptor() ([]byte, []int) {
-	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{10}
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{28}
+}
+
+type Fault_Delay struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	FixedDelay *durationpb.Duration   `protobuf:"bytes,1,opt,name=fixed_delay,json=fixedDelay,proto3" json:"fixed_delay,omitempty"`
+	// percentage in [0, 100].
+	Percentage    float64 `protobuf:"fixed64,2,opt,name=percentage,proto3" json:"percentage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fault_Delay) Reset() {
+	*x = Fault_Delay{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fault_Delay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fault_Delay) ProtoMessage() {}
+
+func (x *Fault_Delay) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fault_Delay.ProtoReflect.Descriptor instead.
+func (*Fault_Delay) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{11, 0}
+}
+
+func (x *Fault_Delay) GetFixedDelay() *durationpb.Duration {
+	if x != nil {
+		return x.FixedDelay
+	}
+	return nil
+}
+
+func (x *Fault_Delay) GetPercentage() float64 {
+	if x != nil {
+		return x.Percentage
+	}
+	return 0
+}
+
+type Fault_Abort struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	HttpStatus uint32                 `protobuf:"varint,1,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
+	// grpc_status, when set, aborts gRPC requests with this code instead.
+	GrpcStatus    uint32  `protobuf:"varint,2,opt,name=grpc_status,json=grpcStatus,proto3" json:"grpc_status,omitempty"`
+	Percentage    float64 `protobuf:"fixed64,3,opt,name=percentage,proto3" json:"percentage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fault_Abort) Reset() {
+	*x = Fault_Abort{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fault_Abort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fault_Abort) ProtoMessage() {}
+
+func (x *Fault_Abort) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fault_Abort.ProtoReflect.Descriptor instead.
+func (*Fault_Abort) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{11, 1}
+}
+
+func (x *Fault_Abort) GetHttpStatus() uint32 {
+	if x != nil {
+		return x.HttpStatus
+	}
+	return 0
+}
+
+func (x *Fault_Abort) GetGrpcStatus() uint32 {
+	if x != nil {
+		return x.GrpcStatus
+	}
+	return 0
+}
+
+func (x *Fault_Abort) GetPercentage() float64 {
+	if x != nil {
+		return x.Percentage
+	}
+	return 0
+}
+
+// from: any source may match; none means any source.
+type AuthzRule_Source struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// principals are SPIFFE IDs without the "spiffe://" scheme, as in
+	// Istio ("cluster.local/ns/default/sa/web"), with "*" prefix/suffix
+	// wildcards; not_principals exclude.
+	Principals    []string `protobuf:"bytes,1,rep,name=principals,proto3" json:"principals,omitempty"`
+	NotPrincipals []string `protobuf:"bytes,2,rep,name=not_principals,json=notPrincipals,proto3" json:"not_principals,omitempty"`
+	Namespaces    []string `protobuf:"bytes,3,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	NotNamespaces []string `protobuf:"bytes,4,rep,name=not_namespaces,json=notNamespaces,proto3" json:"not_namespaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthzRule_Source) Reset() {
+	*x = AuthzRule_Source{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthzRule_Source) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthzRule_Source) ProtoMessage() {}
+
+func (x *AuthzRule_Source) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthzRule_Source.ProtoReflect.Descriptor instead.
+func (*AuthzRule_Source) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{19, 0}
+}
+
+func (x *AuthzRule_Source) GetPrincipals() []string {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *AuthzRule_Source) GetNotPrincipals() []string {
+	if x != nil {
+		return x.NotPrincipals
+	}
+	return nil
+}
+
+func (x *AuthzRule_Source) GetNamespaces() []string {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
+func (x *AuthzRule_Source) GetNotNamespaces() []string {
+	if x != nil {
+		return x.NotNamespaces
+	}
+	return nil
+}
+
+// to: any operation may match; none means any operation.
+type AuthzRule_Operation struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Methods    []string               `protobuf:"bytes,1,rep,name=methods,proto3" json:"methods,omitempty"`
+	NotMethods []string               `protobuf:"bytes,2,rep,name=not_methods,json=notMethods,proto3" json:"not_methods,omitempty"`
+	// paths with "*" prefix/suffix wildcards, matched on the normalized
+	// path.
+	Paths         []string `protobuf:"bytes,3,rep,name=paths,proto3" json:"paths,omitempty"`
+	NotPaths      []string `protobuf:"bytes,4,rep,name=not_paths,json=notPaths,proto3" json:"not_paths,omitempty"`
+	Ports         []uint32 `protobuf:"varint,5,rep,packed,name=ports,proto3" json:"ports,omitempty"`
+	NotPorts      []uint32 `protobuf:"varint,6,rep,packed,name=not_ports,json=notPorts,proto3" json:"not_ports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthzRule_Operation) Reset() {
+	*x = AuthzRule_Operation{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthzRule_Operation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthzRule_Operation) ProtoMessage() {}
+
+func (x *AuthzRule_Operation) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthzRule_Operation.ProtoReflect.Descriptor instead.
+func (*AuthzRule_Operation) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{19, 1}
+}
+
+func (x *AuthzRule_Operation) GetMethods() []string {
+	if x != nil {
+		return x.Methods
+	}
+	return nil
+}
+
+func (x *AuthzRule_Operation) GetNotMethods() []string {
+	if x != nil {
+		return x.NotMethods
+	}
+	return nil
+}
+
+func (x *AuthzRule_Operation) GetPaths() []string {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *AuthzRule_Operation) GetNotPaths() []string {
+	if x != nil {
+		return x.NotPaths
+	}
+	return nil
+}
+
+func (x *AuthzRule_Operation) GetPorts() []uint32 {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+func (x *AuthzRule_Operation) GetNotPorts() []uint32 {
+	if x != nil {
+		return x.NotPorts
+	}
+	return nil
 }
 
 type HealthReport_Observation struct {
@@ -821,7 +2516,7 @@ type HealthReport_Observation struct {
 
 func (x *HealthReport_Observation) Reset() {
 	*x = HealthReport_Observation{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[14]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +2528,7 @@ func (x *HealthReport_Observation) String() string {
 func (*HealthReport_Observation) ProtoMessage() {}
 
 func (x *HealthReport_Observation) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[14]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +2541,7 @@ func (x *HealthReport_Observation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthReport_Observation.ProtoReflect.Descriptor instead.
 func (*HealthReport_Observation) Descriptor() ([]byte, []int) {
-	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{9, 0}
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{27, 0}
 }
 
 func (x *HealthReport_Observation) GetAddress() string {
@@ -894,9 +2589,151 @@ const file_internal_api_destination_v1_destination_proto_rawDesc = "" +
 	"\rprotocol_hint\x18\x06 \x01(\x0e2%.meshlite.destination.v1.ProtocolHintR\fprotocolHint\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"G\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x97\x04\n" +
 	"\x06Policy\x12=\n" +
-	"\bbalancer\x18\x01 \x01(\x0e2!.meshlite.destination.v1.BalancerR\bbalancer\"\xf7\x03\n" +
+	"\bbalancer\x18\x01 \x01(\x0e2!.meshlite.destination.v1.BalancerR\bbalancer\x129\n" +
+	"\asubsets\x18\x02 \x03(\v2\x1f.meshlite.destination.v1.SubsetR\asubsets\x12C\n" +
+	"\vhttp_routes\x18\x03 \x03(\v2\".meshlite.destination.v1.HTTPRouteR\n" +
+	"httpRoutes\x12@\n" +
+	"\n" +
+	"tcp_routes\x18\x04 \x03(\v2!.meshlite.destination.v1.TCPRouteR\ttcpRoutes\x12V\n" +
+	"\x11outlier_detection\x18\x05 \x01(\v2).meshlite.destination.v1.OutlierDetectionR\x10outlierDetection\x12P\n" +
+	"\x0fconnection_pool\x18\x06 \x01(\v2'.meshlite.destination.v1.ConnectionPoolR\x0econnectionPool\x12H\n" +
+	"\rport_policies\x18\a \x03(\v2#.meshlite.destination.v1.PortPolicyR\fportPolicies\x12\x18\n" +
+	"\asources\x18\b \x03(\tR\asources\"\x89\x02\n" +
+	"\n" +
+	"PortPolicy\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\rR\x04port\x12=\n" +
+	"\bbalancer\x18\x02 \x01(\x0e2!.meshlite.destination.v1.BalancerR\bbalancer\x12V\n" +
+	"\x11outlier_detection\x18\x03 \x01(\v2).meshlite.destination.v1.OutlierDetectionR\x10outlierDetection\x12P\n" +
+	"\x0fconnection_pool\x18\x04 \x01(\v2'.meshlite.destination.v1.ConnectionPoolR\x0econnectionPool\"\x85\x03\n" +
+	"\x06Subset\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12C\n" +
+	"\x06labels\x18\x02 \x03(\v2+.meshlite.destination.v1.Subset.LabelsEntryR\x06labels\x12=\n" +
+	"\bbalancer\x18\x03 \x01(\x0e2!.meshlite.destination.v1.BalancerR\bbalancer\x12V\n" +
+	"\x11outlier_detection\x18\x04 \x01(\v2).meshlite.destination.v1.OutlierDetectionR\x10outlierDetection\x12P\n" +
+	"\x0fconnection_pool\x18\x05 \x01(\v2'.meshlite.destination.v1.ConnectionPoolR\x0econnectionPool\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"_\n" +
+	"\vStringMatch\x12\x16\n" +
+	"\x05exact\x18\x01 \x01(\tH\x00R\x05exact\x12\x18\n" +
+	"\x06prefix\x18\x02 \x01(\tH\x00R\x06prefix\x12\x16\n" +
+	"\x05regex\x18\x03 \x01(\tH\x00R\x05regexB\x06\n" +
+	"\x04kind\"Z\n" +
+	"\bKeyMatch\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12:\n" +
+	"\x05value\x18\x02 \x01(\v2$.meshlite.destination.v1.StringMatchR\x05value\"\xaa\x03\n" +
+	"\tHTTPMatch\x128\n" +
+	"\x04path\x18\x01 \x01(\v2$.meshlite.destination.v1.StringMatchR\x04path\x12<\n" +
+	"\x06method\x18\x02 \x01(\v2$.meshlite.destination.v1.StringMatchR\x06method\x12B\n" +
+	"\tauthority\x18\x03 \x01(\v2$.meshlite.destination.v1.StringMatchR\tauthority\x12;\n" +
+	"\aheaders\x18\x04 \x03(\v2!.meshlite.destination.v1.KeyMatchR\aheaders\x12D\n" +
+	"\fquery_params\x18\x05 \x03(\v2!.meshlite.destination.v1.KeyMatchR\vqueryParams\x12J\n" +
+	"\x0fwithout_headers\x18\x06 \x03(\v2!.meshlite.destination.v1.KeyMatchR\x0ewithoutHeaders\x12\x12\n" +
+	"\x04port\x18\a \x01(\rR\x04port\"g\n" +
+	"\aBackend\x12\x18\n" +
+	"\aservice\x18\x01 \x01(\tR\aservice\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\rR\x04port\x12\x16\n" +
+	"\x06subset\x18\x03 \x01(\tR\x06subset\x12\x16\n" +
+	"\x06weight\x18\x04 \x01(\rR\x06weight\"\x81\x01\n" +
+	"\x05Retry\x12\x1a\n" +
+	"\battempts\x18\x01 \x01(\rR\battempts\x12A\n" +
+	"\x0fper_try_timeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\rperTryTimeout\x12\x19\n" +
+	"\bretry_on\x18\x03 \x03(\tR\aretryOn\"\xcf\x02\n" +
+	"\x05Fault\x12:\n" +
+	"\x05delay\x18\x01 \x01(\v2$.meshlite.destination.v1.Fault.DelayR\x05delay\x12:\n" +
+	"\x05abort\x18\x02 \x01(\v2$.meshlite.destination.v1.Fault.AbortR\x05abort\x1ac\n" +
+	"\x05Delay\x12:\n" +
+	"\vfixed_delay\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"fixedDelay\x12\x1e\n" +
+	"\n" +
+	"percentage\x18\x02 \x01(\x01R\n" +
+	"percentage\x1ai\n" +
+	"\x05Abort\x12\x1f\n" +
+	"\vhttp_status\x18\x01 \x01(\rR\n" +
+	"httpStatus\x12\x1f\n" +
+	"\vgrpc_status\x18\x02 \x01(\rR\n" +
+	"grpcStatus\x12\x1e\n" +
+	"\n" +
+	"percentage\x18\x03 \x01(\x01R\n" +
+	"percentage\"\x91\x02\n" +
+	"\tHeaderOps\x12=\n" +
+	"\x03set\x18\x01 \x03(\v2+.meshlite.destination.v1.HeaderOps.SetEntryR\x03set\x12=\n" +
+	"\x03add\x18\x02 \x03(\v2+.meshlite.destination.v1.HeaderOps.AddEntryR\x03add\x12\x16\n" +
+	"\x06remove\x18\x03 \x03(\tR\x06remove\x1a6\n" +
+	"\bSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a6\n" +
+	"\bAddEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"9\n" +
+	"\aRewrite\x12\x10\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\x12\x1c\n" +
+	"\tauthority\x18\x02 \x01(\tR\tauthority\"\x94\x04\n" +
+	"\tHTTPRoute\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12<\n" +
+	"\amatches\x18\x02 \x03(\v2\".meshlite.destination.v1.HTTPMatchR\amatches\x12<\n" +
+	"\bbackends\x18\x03 \x03(\v2 .meshlite.destination.v1.BackendR\bbackends\x123\n" +
+	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x124\n" +
+	"\x05retry\x18\x05 \x01(\v2\x1e.meshlite.destination.v1.RetryR\x05retry\x124\n" +
+	"\x05fault\x18\x06 \x01(\v2\x1e.meshlite.destination.v1.FaultR\x05fault\x12:\n" +
+	"\arewrite\x18\a \x01(\v2 .meshlite.destination.v1.RewriteR\arewrite\x12K\n" +
+	"\x0frequest_headers\x18\b \x01(\v2\".meshlite.destination.v1.HeaderOpsR\x0erequestHeaders\x12M\n" +
+	"\x10response_headers\x18\t \x01(\v2\".meshlite.destination.v1.HeaderOpsR\x0fresponseHeaders\"\\\n" +
+	"\bTCPRoute\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\rR\x04port\x12<\n" +
+	"\bbackends\x18\x02 \x03(\v2 .meshlite.destination.v1.BackendR\bbackends\"\xb8\x02\n" +
+	"\x10OutlierDetection\x124\n" +
+	"\x16consecutive_5xx_errors\x18\x01 \x01(\rR\x14consecutive5xxErrors\x12<\n" +
+	"\x1aconsecutive_gateway_errors\x18\x02 \x01(\rR\x18consecutiveGatewayErrors\x125\n" +
+	"\binterval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12G\n" +
+	"\x12base_ejection_time\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x10baseEjectionTime\x120\n" +
+	"\x14max_ejection_percent\x18\x05 \x01(\rR\x12maxEjectionPercent\"\xe3\x01\n" +
+	"\x0eConnectionPool\x12'\n" +
+	"\x0fmax_connections\x18\x01 \x01(\rR\x0emaxConnections\x12;\n" +
+	"\x1ahttp1_max_pending_requests\x18\x02 \x01(\rR\x17http1MaxPendingRequests\x12,\n" +
+	"\x12http2_max_requests\x18\x03 \x01(\rR\x10http2MaxRequests\x12=\n" +
+	"\x1bmax_requests_per_connection\x18\x04 \x01(\rR\x18maxRequestsPerConnection\"\xc0\x01\n" +
+	"\x13WatchInboundRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12P\n" +
+	"\x06labels\x18\x02 \x03(\v28.meshlite.destination.v1.WatchInboundRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd0\x03\n" +
+	"\tAuthzRule\x12=\n" +
+	"\x04from\x18\x01 \x03(\v2).meshlite.destination.v1.AuthzRule.SourceR\x04from\x12<\n" +
+	"\x02to\x18\x02 \x03(\v2,.meshlite.destination.v1.AuthzRule.OperationR\x02to\x1a\x96\x01\n" +
+	"\x06Source\x12\x1e\n" +
+	"\n" +
+	"principals\x18\x01 \x03(\tR\n" +
+	"principals\x12%\n" +
+	"\x0enot_principals\x18\x02 \x03(\tR\rnotPrincipals\x12\x1e\n" +
+	"\n" +
+	"namespaces\x18\x03 \x03(\tR\n" +
+	"namespaces\x12%\n" +
+	"\x0enot_namespaces\x18\x04 \x03(\tR\rnotNamespaces\x1a\xac\x01\n" +
+	"\tOperation\x12\x18\n" +
+	"\amethods\x18\x01 \x03(\tR\amethods\x12\x1f\n" +
+	"\vnot_methods\x18\x02 \x03(\tR\n" +
+	"notMethods\x12\x14\n" +
+	"\x05paths\x18\x03 \x03(\tR\x05paths\x12\x1b\n" +
+	"\tnot_paths\x18\x04 \x03(\tR\bnotPaths\x12\x14\n" +
+	"\x05ports\x18\x05 \x03(\rR\x05ports\x12\x1b\n" +
+	"\tnot_ports\x18\x06 \x03(\rR\bnotPorts\"\xbe\x01\n" +
+	"\x13AuthorizationPolicy\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12<\n" +
+	"\x06action\x18\x02 \x01(\x0e2$.meshlite.destination.v1.AuthzActionR\x06action\x128\n" +
+	"\x05rules\x18\x03 \x03(\v2\".meshlite.destination.v1.AuthzRuleR\x05rules\x12\x1b\n" +
+	"\tmatch_all\x18\x04 \x01(\bR\bmatchAll\"\xf0\x02\n" +
+	"\rInboundPolicy\x12>\n" +
+	"\tmtls_mode\x18\x01 \x01(\x0e2!.meshlite.destination.v1.MTLSModeR\bmtlsMode\x12Q\n" +
+	"\tport_mtls\x18\x02 \x03(\v24.meshlite.destination.v1.InboundPolicy.PortMtlsEntryR\bportMtls\x12R\n" +
+	"\rauthorization\x18\x03 \x03(\v2,.meshlite.destination.v1.AuthorizationPolicyR\rauthorization\x12\x18\n" +
+	"\asources\x18\x04 \x03(\tR\asources\x1a^\n" +
+	"\rPortMtlsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\rR\x03key\x127\n" +
+	"\x05value\x18\x02 \x01(\x0e2!.meshlite.destination.v1.MTLSModeR\x05value:\x028\x01\"\xf7\x03\n" +
 	"\bWorkload\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12'\n" +
@@ -944,13 +2781,24 @@ const file_internal_api_destination_v1_destination_proto_rawDesc = "" +
 	"\x14BALANCER_ROUND_ROBIN\x10\x03\x12!\n" +
 	"\x1dBALANCER_WEIGHTED_ROUND_ROBIN\x10\x04\x12\x13\n" +
 	"\x0fBALANCER_RANDOM\x10\x05\x12\x18\n" +
-	"\x14BALANCER_PASSTHROUGH\x10\x062\x8e\x03\n" +
+	"\x14BALANCER_PASSTHROUGH\x10\x06*l\n" +
+	"\bMTLSMode\x12\x19\n" +
+	"\x15MTLS_MODE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14MTLS_MODE_PERMISSIVE\x10\x01\x12\x14\n" +
+	"\x10MTLS_MODE_STRICT\x10\x02\x12\x15\n" +
+	"\x11MTLS_MODE_DISABLE\x10\x03*r\n" +
+	"\vAuthzAction\x12\x1c\n" +
+	"\x18AUTHZ_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12AUTHZ_ACTION_ALLOW\x10\x01\x12\x15\n" +
+	"\x11AUTHZ_ACTION_DENY\x10\x02\x12\x16\n" +
+	"\x12AUTHZ_ACTION_AUDIT\x10\x032\xf6\x03\n" +
 	"\vDestination\x12Q\n" +
 	"\x05Watch\x12%.meshlite.destination.v1.WatchRequest\x1a\x1f.meshlite.destination.v1.Update0\x01\x12_\n" +
 	"\bRegister\x12(.meshlite.destination.v1.RegisterRequest\x1a).meshlite.destination.v1.RegisterResponse\x12e\n" +
 	"\n" +
 	"Deregister\x12*.meshlite.destination.v1.DeregisterRequest\x1a+.meshlite.destination.v1.DeregisterResponse\x12d\n" +
-	"\fReportHealth\x12%.meshlite.destination.v1.HealthReport\x1a-.meshlite.destination.v1.HealthReportResponseBHZFgithub.com/meshlite/meshlite/internal/api/destination/v1;destinationv1b\x06proto3"
+	"\fReportHealth\x12%.meshlite.destination.v1.HealthReport\x1a-.meshlite.destination.v1.HealthReportResponse\x12f\n" +
+	"\fWatchInbound\x12,.meshlite.destination.v1.WatchInboundRequest\x1a&.meshlite.destination.v1.InboundPolicy0\x01BHZFgithub.com/meshlite/meshlite/internal/api/destination/v1;destinationv1b\x06proto3"
 
 var (
 	file_internal_api_destination_v1_destination_proto_rawDescOnce sync.Once
@@ -964,53 +2812,130 @@ func file_internal_api_destination_v1_destination_proto_rawDescGZIP() []byte {
 	return file_internal_api_destination_v1_destination_proto_rawDescData
 }
 
-var file_internal_api_destination_v1_destination_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_internal_api_destination_v1_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_internal_api_destination_v1_destination_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_internal_api_destination_v1_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_internal_api_destination_v1_destination_proto_goTypes = []any{
 	(ProtocolHint)(0),                // 0: meshlite.destination.v1.ProtocolHint
 	(Balancer)(0),                    // 1: meshlite.destination.v1.Balancer
-	(*WatchRequest)(nil),             // 2: meshlite.destination.v1.WatchRequest
-	(*Update)(nil),                   // 3: meshlite.destination.v1.Update
-	(*Endpoint)(nil),                 // 4: meshlite.destination.v1.Endpoint
-	(*Policy)(nil),                   // 5: meshlite.destination.v1.Policy
-	(*Workload)(nil),                 // 6: meshlite.destination.v1.Workload
-	(*RegisterRequest)(nil),          // 7: meshlite.destination.v1.RegisterRequest
-	(*RegisterResponse)(nil),         // 8: meshlite.destination.v1.RegisterResponse
-	(*DeregisterRequest)(nil),        // 9: meshlite.destination.v1.DeregisterRequest
-	(*DeregisterResponse)(nil),       // 10: meshlite.destination.v1.DeregisterResponse
-	(*HealthReport)(nil),             // 11: meshlite.destination.v1.HealthReport
-	(*HealthReportResponse)(nil),     // 12: meshlite.destination.v1.HealthReportResponse
-	nil,                              // 13: meshlite.destination.v1.Endpoint.LabelsEntry
-	nil,                              // 14: meshlite.destination.v1.Workload.LabelsEntry
-	nil,                              // 15: meshlite.destination.v1.Workload.PortNamesEntry
-	(*HealthReport_Observation)(nil), // 16: meshlite.destination.v1.HealthReport.Observation
-	(*durationpb.Duration)(nil),      // 17: google.protobuf.Duration
+	(MTLSMode)(0),                    // 2: meshlite.destination.v1.MTLSMode
+	(AuthzAction)(0),                 // 3: meshlite.destination.v1.AuthzAction
+	(*WatchRequest)(nil),             // 4: meshlite.destination.v1.WatchRequest
+	(*Update)(nil),                   // 5: meshlite.destination.v1.Update
+	(*Endpoint)(nil),                 // 6: meshlite.destination.v1.Endpoint
+	(*Policy)(nil),                   // 7: meshlite.destination.v1.Policy
+	(*PortPolicy)(nil),               // 8: meshlite.destination.v1.PortPolicy
+	(*Subset)(nil),                   // 9: meshlite.destination.v1.Subset
+	(*StringMatch)(nil),              // 10: meshlite.destination.v1.StringMatch
+	(*KeyMatch)(nil),                 // 11: meshlite.destination.v1.KeyMatch
+	(*HTTPMatch)(nil),                // 12: meshlite.destination.v1.HTTPMatch
+	(*Backend)(nil),                  // 13: meshlite.destination.v1.Backend
+	(*Retry)(nil),                    // 14: meshlite.destination.v1.Retry
+	(*Fault)(nil),                    // 15: meshlite.destination.v1.Fault
+	(*HeaderOps)(nil),                // 16: meshlite.destination.v1.HeaderOps
+	(*Rewrite)(nil),                  // 17: meshlite.destination.v1.Rewrite
+	(*HTTPRoute)(nil),                // 18: meshlite.destination.v1.HTTPRoute
+	(*TCPRoute)(nil),                 // 19: meshlite.destination.v1.TCPRoute
+	(*OutlierDetection)(nil),         // 20: meshlite.destination.v1.OutlierDetection
+	(*ConnectionPool)(nil),           // 21: meshlite.destination.v1.ConnectionPool
+	(*WatchInboundRequest)(nil),      // 22: meshlite.destination.v1.WatchInboundRequest
+	(*AuthzRule)(nil),                // 23: meshlite.destination.v1.AuthzRule
+	(*AuthorizationPolicy)(nil),      // 24: meshlite.destination.v1.AuthorizationPolicy
+	(*InboundPolicy)(nil),            // 25: meshlite.destination.v1.InboundPolicy
+	(*Workload)(nil),                 // 26: meshlite.destination.v1.Workload
+	(*RegisterRequest)(nil),          // 27: meshlite.destination.v1.RegisterRequest
+	(*RegisterResponse)(nil),         // 28: meshlite.destination.v1.RegisterResponse
+	(*DeregisterRequest)(nil),        // 29: meshlite.destination.v1.DeregisterRequest
+	(*DeregisterResponse)(nil),       // 30: meshlite.destination.v1.DeregisterResponse
+	(*HealthReport)(nil),             // 31: meshlite.destination.v1.HealthReport
+	(*HealthReportResponse)(nil),     // 32: meshlite.destination.v1.HealthReportResponse
+	nil,                              // 33: meshlite.destination.v1.Endpoint.LabelsEntry
+	nil,                              // 34: meshlite.destination.v1.Subset.LabelsEntry
+	(*Fault_Delay)(nil),              // 35: meshlite.destination.v1.Fault.Delay
+	(*Fault_Abort)(nil),              // 36: meshlite.destination.v1.Fault.Abort
+	nil,                              // 37: meshlite.destination.v1.HeaderOps.SetEntry
+	nil,                              // 38: meshlite.destination.v1.HeaderOps.AddEntry
+	nil,                              // 39: meshlite.destination.v1.WatchInboundRequest.LabelsEntry
+	(*AuthzRule_Source)(nil),         // 40: meshlite.destination.v1.AuthzRule.Source
+	(*AuthzRule_Operation)(nil),      // 41: meshlite.destination.v1.AuthzRule.Operation
+	nil,                              // 42: meshlite.destination.v1.InboundPolicy.PortMtlsEntry
+	nil,                              // 43: meshlite.destination.v1.Workload.LabelsEntry
+	nil,                              // 44: meshlite.destination.v1.Workload.PortNamesEntry
+	(*HealthReport_Observation)(nil), // 45: meshlite.destination.v1.HealthReport.Observation
+	(*durationpb.Duration)(nil),      // 46: google.protobuf.Duration
 }
 var file_internal_api_destination_v1_destination_proto_depIdxs = []int32{
-	4,  // 0: meshlite.destination.v1.Update.add:type_name -> meshlite.destination.v1.Endpoint
-	5,  // 1: meshlite.destination.v1.Update.policy:type_name -> meshlite.destination.v1.Policy
-	13, // 2: meshlite.destination.v1.Endpoint.labels:type_name -> meshlite.destination.v1.Endpoint.LabelsEntry
+	6,  // 0: meshlite.destination.v1.Update.add:type_name -> meshlite.destination.v1.Endpoint
+	7,  // 1: meshlite.destination.v1.Update.policy:type_name -> meshlite.destination.v1.Policy
+	33, // 2: meshlite.destination.v1.Endpoint.labels:type_name -> meshlite.destination.v1.Endpoint.LabelsEntry
 	0,  // 3: meshlite.destination.v1.Endpoint.protocol_hint:type_name -> meshlite.destination.v1.ProtocolHint
 	1,  // 4: meshlite.destination.v1.Policy.balancer:type_name -> meshlite.destination.v1.Balancer
-	14, // 5: meshlite.destination.v1.Workload.labels:type_name -> meshlite.destination.v1.Workload.LabelsEntry
-	15, // 6: meshlite.destination.v1.Workload.port_names:type_name -> meshlite.destination.v1.Workload.PortNamesEntry
-	6,  // 7: meshlite.destination.v1.RegisterRequest.workload:type_name -> meshlite.destination.v1.Workload
-	17, // 8: meshlite.destination.v1.RegisterRequest.ttl:type_name -> google.protobuf.Duration
-	17, // 9: meshlite.destination.v1.RegisterResponse.ttl:type_name -> google.protobuf.Duration
-	16, // 10: meshlite.destination.v1.HealthReport.observations:type_name -> meshlite.destination.v1.HealthReport.Observation
-	2,  // 11: meshlite.destination.v1.Destination.Watch:input_type -> meshlite.destination.v1.WatchRequest
-	7,  // 12: meshlite.destination.v1.Destination.Register:input_type -> meshlite.destination.v1.RegisterRequest
-	9,  // 13: meshlite.destination.v1.Destination.Deregister:input_type -> meshlite.destination.v1.DeregisterRequest
-	11, // 14: meshlite.destination.v1.Destination.ReportHealth:input_type -> meshlite.destination.v1.HealthReport
-	3,  // 15: meshlite.destination.v1.Destination.Watch:output_type -> meshlite.destination.v1.Update
-	8,  // 16: meshlite.destination.v1.Destination.Register:output_type -> meshlite.destination.v1.RegisterResponse
-	10, // 17: meshlite.destination.v1.Destination.Deregister:output_type -> meshlite.destination.v1.DeregisterResponse
-	12, // 18: meshlite.destination.v1.Destination.ReportHealth:output_type -> meshlite.destination.v1.HealthReportResponse
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 5: meshlite.destination.v1.Policy.subsets:type_name -> meshlite.destination.v1.Subset
+	18, // 6: meshlite.destination.v1.Policy.http_routes:type_name -> meshlite.destination.v1.HTTPRoute
+	19, // 7: meshlite.destination.v1.Policy.tcp_routes:type_name -> meshlite.destination.v1.TCPRoute
+	20, // 8: meshlite.destination.v1.Policy.outlier_detection:type_name -> meshlite.destination.v1.OutlierDetection
+	21, // 9: meshlite.destination.v1.Policy.connection_pool:type_name -> meshlite.destination.v1.ConnectionPool
+	8,  // 10: meshlite.destination.v1.Policy.port_policies:type_name -> meshlite.destination.v1.PortPolicy
+	1,  // 11: meshlite.destination.v1.PortPolicy.balancer:type_name -> meshlite.destination.v1.Balancer
+	20, // 12: meshlite.destination.v1.PortPolicy.outlier_detection:type_name -> meshlite.destination.v1.OutlierDetection
+	21, // 13: meshlite.destination.v1.PortPolicy.connection_pool:type_name -> meshlite.destination.v1.ConnectionPool
+	34, // 14: meshlite.destination.v1.Subset.labels:type_name -> meshlite.destination.v1.Subset.LabelsEntry
+	1,  // 15: meshlite.destination.v1.Subset.balancer:type_name -> meshlite.destination.v1.Balancer
+	20, // 16: meshlite.destination.v1.Subset.outlier_detection:type_name -> meshlite.destination.v1.OutlierDetection
+	21, // 17: meshlite.destination.v1.Subset.connection_pool:type_name -> meshlite.destination.v1.ConnectionPool
+	10, // 18: meshlite.destination.v1.KeyMatch.value:type_name -> meshlite.destination.v1.StringMatch
+	10, // 19: meshlite.destination.v1.HTTPMatch.path:type_name -> meshlite.destination.v1.StringMatch
+	10, // 20: meshlite.destination.v1.HTTPMatch.method:type_name -> meshlite.destination.v1.StringMatch
+	10, // 21: meshlite.destination.v1.HTTPMatch.authority:type_name -> meshlite.destination.v1.StringMatch
+	11, // 22: meshlite.destination.v1.HTTPMatch.headers:type_name -> meshlite.destination.v1.KeyMatch
+	11, // 23: meshlite.destination.v1.HTTPMatch.query_params:type_name -> meshlite.destination.v1.KeyMatch
+	11, // 24: meshlite.destination.v1.HTTPMatch.without_headers:type_name -> meshlite.destination.v1.KeyMatch
+	46, // 25: meshlite.destination.v1.Retry.per_try_timeout:type_name -> google.protobuf.Duration
+	35, // 26: meshlite.destination.v1.Fault.delay:type_name -> meshlite.destination.v1.Fault.Delay
+	36, // 27: meshlite.destination.v1.Fault.abort:type_name -> meshlite.destination.v1.Fault.Abort
+	37, // 28: meshlite.destination.v1.HeaderOps.set:type_name -> meshlite.destination.v1.HeaderOps.SetEntry
+	38, // 29: meshlite.destination.v1.HeaderOps.add:type_name -> meshlite.destination.v1.HeaderOps.AddEntry
+	12, // 30: meshlite.destination.v1.HTTPRoute.matches:type_name -> meshlite.destination.v1.HTTPMatch
+	13, // 31: meshlite.destination.v1.HTTPRoute.backends:type_name -> meshlite.destination.v1.Backend
+	46, // 32: meshlite.destination.v1.HTTPRoute.timeout:type_name -> google.protobuf.Duration
+	14, // 33: meshlite.destination.v1.HTTPRoute.retry:type_name -> meshlite.destination.v1.Retry
+	15, // 34: meshlite.destination.v1.HTTPRoute.fault:type_name -> meshlite.destination.v1.Fault
+	17, // 35: meshlite.destination.v1.HTTPRoute.rewrite:type_name -> meshlite.destination.v1.Rewrite
+	16, // 36: meshlite.destination.v1.HTTPRoute.request_headers:type_name -> meshlite.destination.v1.HeaderOps
+	16, // 37: meshlite.destination.v1.HTTPRoute.response_headers:type_name -> meshlite.destination.v1.HeaderOps
+	13, // 38: meshlite.destination.v1.TCPRoute.backends:type_name -> meshlite.destination.v1.Backend
+	46, // 39: meshlite.destination.v1.OutlierDetection.interval:type_name -> google.protobuf.Duration
+	46, // 40: meshlite.destination.v1.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
+	39, // 41: meshlite.destination.v1.WatchInboundRequest.labels:type_name -> meshlite.destination.v1.WatchInboundRequest.LabelsEntry
+	40, // 42: meshlite.destination.v1.AuthzRule.from:type_name -> meshlite.destination.v1.AuthzRule.Source
+	41, // 43: meshlite.destination.v1.AuthzRule.to:type_name -> meshlite.destination.v1.AuthzRule.Operation
+	3,  // 44: meshlite.destination.v1.AuthorizationPolicy.action:type_name -> meshlite.destination.v1.AuthzAction
+	23, // 45: meshlite.destination.v1.AuthorizationPolicy.rules:type_name -> meshlite.destination.v1.AuthzRule
+	2,  // 46: meshlite.destination.v1.InboundPolicy.mtls_mode:type_name -> meshlite.destination.v1.MTLSMode
+	42, // 47: meshlite.destination.v1.InboundPolicy.port_mtls:type_name -> meshlite.destination.v1.InboundPolicy.PortMtlsEntry
+	24, // 48: meshlite.destination.v1.InboundPolicy.authorization:type_name -> meshlite.destination.v1.AuthorizationPolicy
+	43, // 49: meshlite.destination.v1.Workload.labels:type_name -> meshlite.destination.v1.Workload.LabelsEntry
+	44, // 50: meshlite.destination.v1.Workload.port_names:type_name -> meshlite.destination.v1.Workload.PortNamesEntry
+	26, // 51: meshlite.destination.v1.RegisterRequest.workload:type_name -> meshlite.destination.v1.Workload
+	46, // 52: meshlite.destination.v1.RegisterRequest.ttl:type_name -> google.protobuf.Duration
+	46, // 53: meshlite.destination.v1.RegisterResponse.ttl:type_name -> google.protobuf.Duration
+	45, // 54: meshlite.destination.v1.HealthReport.observations:type_name -> meshlite.destination.v1.HealthReport.Observation
+	46, // 55: meshlite.destination.v1.Fault.Delay.fixed_delay:type_name -> google.protobuf.Duration
+	2,  // 56: meshlite.destination.v1.InboundPolicy.PortMtlsEntry.value:type_name -> meshlite.destination.v1.MTLSMode
+	4,  // 57: meshlite.destination.v1.Destination.Watch:input_type -> meshlite.destination.v1.WatchRequest
+	27, // 58: meshlite.destination.v1.Destination.Register:input_type -> meshlite.destination.v1.RegisterRequest
+	29, // 59: meshlite.destination.v1.Destination.Deregister:input_type -> meshlite.destination.v1.DeregisterRequest
+	31, // 60: meshlite.destination.v1.Destination.ReportHealth:input_type -> meshlite.destination.v1.HealthReport
+	22, // 61: meshlite.destination.v1.Destination.WatchInbound:input_type -> meshlite.destination.v1.WatchInboundRequest
+	5,  // 62: meshlite.destination.v1.Destination.Watch:output_type -> meshlite.destination.v1.Update
+	28, // 63: meshlite.destination.v1.Destination.Register:output_type -> meshlite.destination.v1.RegisterResponse
+	30, // 64: meshlite.destination.v1.Destination.Deregister:output_type -> meshlite.destination.v1.DeregisterResponse
+	32, // 65: meshlite.destination.v1.Destination.ReportHealth:output_type -> meshlite.destination.v1.HealthReportResponse
+	25, // 66: meshlite.destination.v1.Destination.WatchInbound:output_type -> meshlite.destination.v1.InboundPolicy
+	62, // [62:67] is the sub-list for method output_type
+	57, // [57:62] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_internal_api_destination_v1_destination_proto_init() }
@@ -1018,13 +2943,18 @@ func file_internal_api_destination_v1_destination_proto_init() {
 	if File_internal_api_destination_v1_destination_proto != nil {
 		return
 	}
+	file_internal_api_destination_v1_destination_proto_msgTypes[6].OneofWrappers = []any{
+		(*StringMatch_Exact)(nil),
+		(*StringMatch_Prefix)(nil),
+		(*StringMatch_Regex)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_api_destination_v1_destination_proto_rawDesc), len(file_internal_api_destination_v1_destination_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   15,
+			NumEnums:      4,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

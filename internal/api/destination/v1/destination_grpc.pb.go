@@ -27,6 +27,7 @@ const (
 	Destination_Register_FullMethodName     = "/meshlite.destination.v1.Destination/Register"
 	Destination_Deregister_FullMethodName   = "/meshlite.destination.v1.Destination/Deregister"
 	Destination_ReportHealth_FullMethodName = "/meshlite.destination.v1.Destination/ReportHealth"
+	Destination_WatchInbound_FullMethodName = "/meshlite.destination.v1.Destination/WatchInbound"
 )
 
 // DestinationClient is the client API for Destination service.
@@ -45,6 +46,10 @@ type DestinationClient interface {
 	Deregister(ctx context.Context, in *DeregisterRequest, opts ...grpc.CallOption) (*DeregisterResponse, error)
 	// ReportHealth carries a proxy's passive observations of endpoints.
 	ReportHealth(ctx context.Context, in *HealthReport, opts ...grpc.CallOption) (*HealthReportResponse, error)
+	// WatchInbound streams the inbound policy of a workload (peer
+	// authentication and authorization), first in full, then each time it
+	// changes.
+	WatchInbound(ctx context.Context, in *WatchInboundRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[InboundPolicy], error)
 }
 
 type destinationClient struct {
@@ -104,6 +109,25 @@ func (c *destinationClient) ReportHealth(ctx context.Context, in *HealthReport, 
 	return out, nil
 }
 
+func (c *destinationClient) WatchInbound(ctx context.Context, in *WatchInboundRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[InboundPolicy], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Destination_ServiceDesc.Streams[1], Destination_WatchInbound_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchInboundRequest, InboundPolicy]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Destination_WatchInboundClient = grpc.ServerStreamingClient[InboundPolicy]
+
 // DestinationServer is the server API for Destination service.
 // All implementations must embed UnimplementedDestinationServer
 // for forward compatibility.
@@ -120,6 +144,10 @@ type DestinationServer interface {
 	Deregister(context.Context, *DeregisterRequest) (*DeregisterResponse, error)
 	// ReportHealth carries a proxy's passive observations of endpoints.
 	ReportHealth(context.Context, *HealthReport) (*HealthReportResponse, error)
+	// WatchInbound streams the inbound policy of a workload (peer
+	// authentication and authorization), first in full, then each time it
+	// changes.
+	WatchInbound(*WatchInboundRequest, grpc.ServerStreamingServer[InboundPolicy]) error
 	mustEmbedUnimplementedDestinationServer()
 }
 
@@ -141,6 +169,9 @@ func (UnimplementedDestinationServer) Deregister(context.Context, *DeregisterReq
 }
 func (UnimplementedDestinationServer) ReportHealth(context.Context, *HealthReport) (*HealthReportResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReportHealth not implemented")
+}
+func (UnimplementedDestinationServer) WatchInbound(*WatchInboundRequest, grpc.ServerStreamingServer[InboundPolicy]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchInbound not implemented")
 }
 func (UnimplementedDestinationServer) mustEmbedUnimplementedDestinationServer() {}
 func (UnimplementedDestinationServer) testEmbeddedByValue()                     {}
@@ -228,6 +259,17 @@ func _Destination_ReportHealth_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Destination_WatchInbound_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchInboundRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DestinationServer).WatchInbound(m, &grpc.GenericServerStream[WatchInboundRequest, InboundPolicy]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Destination_WatchInboundServer = grpc.ServerStreamingServer[InboundPolicy]
+
 // Destination_ServiceDesc is the grpc.ServiceDesc for Destination service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -252,6 +294,11 @@ var Destination_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Watch",
 			Handler:       _Destination_Watch_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchInbound",
+			Handler:       _Destination_WatchInbound_Handler,
 			ServerStreams: true,
 		},
 	},
