@@ -1,17 +1,21 @@
 package admin
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/meshlite/meshlite/internal/logging"
+	"github.com/meshlite/meshlite/proxy/tap"
 )
 
 func TestAdminEndpoints(t *testing.T) {
@@ -71,5 +75,41 @@ func TestLogLevelRefusesRemoteClients(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusForbidden || lvl.Get() != zerolog.InfoLevel {
 		t.Fatalf("remote PUT = %d, level %v", rec.Code, lvl.Get())
+	}
+}
+
+func TestTapStreams(t *testing.T) {
+	_, lvl := logging.New(io.Discard, zerolog.InfoLevel)
+	hub := tap.NewHub()
+	srv := httptest.NewServer(Handler(Config{Registry: prometheus.NewRegistry(), Level: lvl, Tap: hub}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/tap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("/tap: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	for !hub.Active() {
+		time.Sleep(time.Millisecond)
+	}
+	hub.Publish(tap.Event{Time: time.Now(), Direction: "inbound", Method: "GET", Path: "/x", Status: 200})
+	var e tap.Event
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || e.Path != "/x" || e.Status != 200 {
+		t.Fatalf("event %+v, %v", e, err)
+	}
+}
+
+func TestTapRefusesRemoteClients(t *testing.T) {
+	_, lvl := logging.New(io.Discard, zerolog.InfoLevel)
+	h := Handler(Config{Registry: prometheus.NewRegistry(), Level: lvl, Tap: tap.NewHub(),
+		Authorized: func(spiffeid.ID) bool { return true }})
+	req := httptest.NewRequest("GET", "/tap", nil)
+	req.RemoteAddr = "10.1.2.3:5555" // not loopback, and no client certificate
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("remote /tap without mutual TLS = %d", rec.Code)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/meshlite/meshlite/proxy/mtls"
 	"github.com/meshlite/meshlite/proxy/resolve"
 	"github.com/meshlite/meshlite/proxy/server"
+	"github.com/meshlite/meshlite/proxy/tap"
 	"github.com/meshlite/meshlite/proxy/upstream"
 )
 
@@ -44,6 +45,7 @@ type Proxy struct {
 	discovery         *discovery.Client // nil without a destination service
 	endpoints         *endpoints.Resolver
 	registrar         *discovery.Registrar // nil when the workload is not registered
+	tap               *tap.Hub
 	outbound, inbound *server.Server
 	lnOut             []net.Listener
 	lnIn              net.Listener
@@ -90,7 +92,9 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 	}
 	clients := upstream.New(cfg.ConnectTimeout, sourceOf(ident))
 	memo := detect.NewMemo(4096, 10*time.Minute, nil)
+	p.tap = tap.NewHub()
 	base := server.Config{
+		Tap:         p.tap,
 		Upstream:    clients,
 		Identity:    ident,
 		OrigDst:     origDst,
@@ -132,7 +136,8 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 		return nil, fmt.Errorf("proxy: inbound: %w", err)
 	}
 	p.admin = &http.Server{
-		Handler:           admin.Handler(admin.Config{Registry: p.Metrics.Registry, Level: level, Ready: p.Ready}),
+		Handler: admin.Handler(admin.Config{Registry: p.Metrics.Registry, Level: level, Ready: p.Ready, Tap: p.tap,
+			Authorized: cfg.adminAuthorized(ident)}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	if err := p.listen(); err != nil {
@@ -176,6 +181,10 @@ func (p *Proxy) listen() (err error) {
 	}
 	if p.lnAdmin, err = lc.Listen(ctx, "tcp", p.cfg.AdminAddr); err != nil {
 		return fmt.Errorf("proxy: admin listener on %s: %w", p.cfg.AdminAddr, err)
+	}
+	if p.identity != nil {
+		// Operators reach the tap and the log level over mutual TLS.
+		p.lnAdmin = admin.NewTLSListener(p.lnAdmin, mtls.ServerConfig(p.identity))
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/detect"
 	"github.com/meshlite/meshlite/proxy/identity"
@@ -64,30 +66,35 @@ type Config struct {
 	MeshPort uint // 4143
 	// Destination connects the proxy to the destination service.
 	Destination DestinationConfig
+	// AdminAuthorizedNamespace: clients over mutual TLS whose SPIFFE ID is
+	// in this namespace of the proxy's trust domain may use the admin
+	// port's operator endpoints (/tap, /logs/level).
+	AdminAuthorizedNamespace string // meshlite
 }
 
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		OutboundAddr:    "127.0.0.1:4140,[::1]:4140",
-		InboundAddr:     ":4143",
-		AdminAddr:       ":4191",
-		OpaquePorts:     PortList(slices.Clone(DefaultOpaquePorts)),
-		DetectWindow:    detect.DefaultFirstByteWindow,
-		DetectTimeout:   detect.DefaultTimeout,
-		ConnectTimeout:  time.Second,
-		ShutdownGrace:   30 * time.Second,
-		LogLevel:        "info",
-		AccessLog:       true,
-		MaxHeaderBytes:  64 << 10,
-		MaxHeaderCount:  100,
-		MaxRequestLine:  8 << 10,
-		H2MaxStreams:    1000,
-		H2IdleTimeout:   time.Hour,
-		HTTPIdleTimeout: 60 * time.Second,
-		Identity:        identity.Default(),
-		MeshPort:        resolve.DefaultMeshPort,
-		Destination:     DestinationConfig{LeaseTTL: 15 * time.Second, WorkloadWeight: 1},
+		OutboundAddr:             "127.0.0.1:4140,[::1]:4140",
+		InboundAddr:              ":4143",
+		AdminAddr:                ":4191",
+		OpaquePorts:              PortList(slices.Clone(DefaultOpaquePorts)),
+		DetectWindow:             detect.DefaultFirstByteWindow,
+		DetectTimeout:            detect.DefaultTimeout,
+		ConnectTimeout:           time.Second,
+		ShutdownGrace:            30 * time.Second,
+		LogLevel:                 "info",
+		AccessLog:                true,
+		MaxHeaderBytes:           64 << 10,
+		MaxHeaderCount:           100,
+		MaxRequestLine:           8 << 10,
+		H2MaxStreams:             1000,
+		H2IdleTimeout:            time.Hour,
+		HTTPIdleTimeout:          60 * time.Second,
+		Identity:                 identity.Default(),
+		MeshPort:                 resolve.DefaultMeshPort,
+		Destination:              DestinationConfig{LeaseTTL: 15 * time.Second, WorkloadWeight: 1},
+		AdminAuthorizedNamespace: "meshlite",
 	}
 }
 
@@ -114,6 +121,20 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MeshedEndpointsFile, "meshed-endpoints-file", c.MeshedEndpointsFile, "file of ADDR=SPIFFE_ID entries, one per line, like --meshed-endpoints")
 	fs.UintVar(&c.MeshPort, "mesh-port", c.MeshPort, "inbound port of peer proxies, where mutual TLS connections go")
 	c.Destination.registerFlags(fs)
+	fs.StringVar(&c.AdminAuthorizedNamespace, "admin-authorized-namespace", c.AdminAuthorizedNamespace, "namespace whose identities may use /tap and /logs/level over mutual TLS (empty: loopback only)")
+}
+
+// adminAuthorized says which mutual TLS clients may use the operator
+// endpoints: identities of the proxy's trust domain in the configured
+// namespace.
+func (c *Config) adminAuthorized(ident interface{ ID() spiffeid.ID }) func(spiffeid.ID) bool {
+	if ident == nil || c.AdminAuthorizedNamespace == "" {
+		return nil
+	}
+	td, ns := ident.ID().TrustDomain(), c.AdminAuthorizedNamespace
+	return func(id spiffeid.ID) bool {
+		return id.MemberOf(td) && strings.HasPrefix(id.Path(), "/ns/"+ns+"/")
+	}
 }
 
 // identityEnabled reports whether the proxy is to obtain an identity.

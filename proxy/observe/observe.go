@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/metrics"
+	"github.com/meshlite/meshlite/proxy/tap"
 )
 
 // Config says where observations go.
@@ -20,6 +21,8 @@ type Config struct {
 	Metrics *metrics.Proxy
 	// AccessLog receives one line per request; nil turns access logs off.
 	AccessLog *zerolog.Logger
+	// Tap receives an event per request while someone watches; optional.
+	Tap *tap.Hub
 }
 
 // Middleware returns the observing layer around next.
@@ -48,7 +51,21 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 		}
 		labels := hopLabels(info, hop, r.Host)
 		elapsed := time.Since(start)
-		cfg.Metrics.Request(labels, status, grpcStatus, panicked, float64(elapsed.Microseconds())/1000)
+		latencyMs := float64(elapsed.Microseconds()) / 1000
+		cfg.Metrics.Request(labels, status, grpcStatus, panicked, latencyMs)
+		if cfg.Tap != nil && cfg.Tap.Active() {
+			e := tap.Event{Time: start.Add(elapsed), Direction: labels.Direction, Kind: "http", Client: r.RemoteAddr,
+				ClientID: labels.ClientID, Authority: r.Host, ServerID: labels.ServerID, TLS: labels.TLS,
+				Method: r.Method, Path: r.URL.Path, Status: status, GRPC: grpcStatus, LatencyMs: latencyMs,
+				Success: !panicked && metrics.Classify(status, grpcStatus) == "success"}
+			if info != nil {
+				e.Dst = info.OrigDst.String()
+			}
+			if hop.Endpoint.IsValid() {
+				e.Endpoint = hop.Endpoint.String()
+			}
+			cfg.Tap.Publish(e)
+		}
 		if cfg.AccessLog != nil {
 			ev := cfg.AccessLog.Info().
 				Str("kind", "http").
@@ -59,7 +76,7 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 				Str("path", r.URL.Path).
 				Str("proto", r.Proto).
 				Int("status", status).
-				Float64("duration_ms", float64(elapsed.Microseconds())/1000).
+				Float64("duration_ms", latencyMs).
 				Int64("request_bytes", body.n).
 				Int64("response_bytes", rec.written).
 				Bool("tls", labels.TLS)

@@ -26,6 +26,7 @@ import (
 	"github.com/meshlite/meshlite/proxy/origdst"
 	"github.com/meshlite/meshlite/proxy/relay"
 	"github.com/meshlite/meshlite/proxy/resolve"
+	"github.com/meshlite/meshlite/proxy/tap"
 	"github.com/meshlite/meshlite/proxy/upstream"
 )
 
@@ -62,6 +63,8 @@ type Config struct {
 	// AccessLog receives one line per request and per TCP connection; nil
 	// turns access logs off.
 	AccessLog *zerolog.Logger
+	// Tap receives request and connection events while someone watches.
+	Tap *tap.Hub
 }
 
 // Identity is the proxy's own identity as the data path needs it.
@@ -107,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Direction == conninfo.Inbound {
 		handler = clientIDHeader(handler)
 	}
-	handler = observe.Middleware(observe.Config{Metrics: cfg.Metrics, AccessLog: cfg.AccessLog})(handler)
+	handler = observe.Middleware(observe.Config{Metrics: cfg.Metrics, AccessLog: cfg.AccessLog, Tap: cfg.Tap})(handler)
 	dir := string(cfg.Direction)
 	s.http1 = &http1.Server{
 		Handler:     handler,
@@ -318,6 +321,7 @@ func (s *Server) isLoop(dst netip.AddrPort, direct bool) bool {
 func (s *Server) forwardTCP(ctx context.Context, c net.Conn, prefix []byte, info *conninfo.Info, start time.Time, proto string) (read, written int64, errLabel string) {
 	var ep resolve.Endpoint
 	logDone := func(st relay.Stats, err error) {
+		s.tapTCP(info, ep, start, err)
 		if s.cfg.AccessLog == nil {
 			return
 		}
@@ -378,6 +382,25 @@ func (s *Server) forwardTCP(ctx context.Context, c net.Conn, prefix []byte, info
 		errLabel = errnoLabel(err)
 	}
 	return st.AToB, st.BToA, errLabel
+}
+
+// tapTCP publishes an ended TCP connection to the tap.
+func (s *Server) tapTCP(info *conninfo.Info, ep resolve.Endpoint, start time.Time, err error) {
+	if s.cfg.Tap == nil || !s.cfg.Tap.Active() {
+		return
+	}
+	e := tap.Event{Time: time.Now(), Direction: string(s.cfg.Direction), Kind: "tcp", Client: info.Client.String(),
+		Dst: info.OrigDst.String(), TLS: info.TLS || ep.Meshed(), Success: err == nil,
+		LatencyMs: float64(time.Since(start).Microseconds()) / 1000}
+	if ep.Addr.IsValid() {
+		e.Endpoint = ep.Addr.String()
+	}
+	if info.TLS {
+		e.ClientID, e.ServerID = info.Peer.String(), info.Self.String()
+	} else if ep.Meshed() {
+		e.ClientID, e.ServerID = info.Self.String(), ep.Identity.String()
+	}
+	s.cfg.Tap.Publish(e)
 }
 
 // errnoLabel names an error by its errno for the tcp_close_total "error"
