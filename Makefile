@@ -13,7 +13,7 @@ PROTOS := $(shell find internal/api -name '*.proto')
 export MESHLITE_TOOLS_DIR := $(TOOLS_DIR)
 
 # Every main package: */cmd/<binary>.
-CMDS := ./proxy/cmd/... ./cli/cmd/... ./init/cmd/... ./identity/cmd/... ./destination/cmd/...
+CMDS := ./proxy/cmd/... ./cli/cmd/... ./init/cmd/... ./identity/cmd/... ./destination/cmd/... ./internal/demo/cmd/...
 # Debian packages the tests and the demo use (command → package).
 APT_NEEDS := iptables:iptables ip:iproute2 curl:curl promtool:prometheus setpriv:util-linux protoc:protobuf-compiler
 

@@ -5,30 +5,36 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/meshlite/meshlite/internal/meshenv"
 	"github.com/meshlite/meshlite/internal/netenv"
 )
 
-// ProxyUID is the uid the proxies run as; iptables exempts it from
-// redirection.
-const ProxyUID = 2102
+// AppUID is the uid the demo's applications run as.
+const AppUID = 1000
+
+// TrustDomain of the demo's identities.
+const TrustDomain = "demo.meshlite.local"
 
 // Options configure a demo run.
 type Options struct {
-	// BinDir holds meshlite-proxy and meshlite-init.
+	// BinDir holds the meshlite binaries and meshlite-demo-app.
 	BinDir string
 	// Duration ends the demo after this long; 0 runs until ctx ends.
 	Duration time.Duration
-	// Interval between the client's calls. Default 2 s.
+	// Interval between status reports. Default 3 s.
 	Interval time.Duration
-	Out      io.Writer
+	// Rate of the load generator, requests per second. Default 20.
+	Rate float64
+	Out  io.Writer
+	// Show renders the live view once the mesh runs; nil prints a status
+	// table every Interval.
+	Show func(ctx context.Context, d *Demo) error
 }
 
 // Preflight names, in one sentence, what the demo needs and is missing.
@@ -44,6 +50,46 @@ func Preflight() error {
 	return nil
 }
 
+// Demo is a running demo mesh.
+type Demo struct {
+	Env     *netenv.Env
+	Mesh    *meshenv.Mesh
+	Members map[string]*meshenv.Member // by workload name
+	Order   []string                   // workload names, in start order
+	out     io.Writer
+}
+
+// Services are the demo's service addresses (like ClusterIPs).
+var Services = map[string]netip.AddrPort{
+	"user-service": netip.MustParseAddrPort("10.96.0.10:9090"),
+	"web":          netip.MustParseAddrPort("10.96.0.11:8080"),
+	"cache":        netip.MustParseAddrPort("10.96.0.12:7777"),
+}
+
+// workload is one of the demo's workloads and its application.
+type workload struct {
+	name, sa string
+	labels   map[string]string
+	ports    []string
+	app      []string // meshlite-demo-app arguments
+}
+
+func workloads(rate float64) []workload {
+	api := func(name, version string) workload {
+		return workload{name: name, sa: "user-service", labels: map[string]string{"app": "user-service", "version": version},
+			ports: []string{"grpc=9090"}, app: []string{"users", "--listen", ":9090", "--version", version, "--replica", name}}
+	}
+	return []workload{
+		api("api-v1-a", "v1"), api("api-v1-b", "v1"), api("api-v2", "v2"),
+		{name: "cache", labels: map[string]string{"app": "cache"}, ports: []string{"7777"},
+			app: []string{"cache", "--listen", ":7777"}},
+		{name: "web", labels: map[string]string{"app": "web"}, ports: []string{"http=8080"},
+			app: []string{"web", "--listen", ":8080", "--users", "user-service:9090", "--cache", "cache:7777"}},
+		{name: "load", labels: map[string]string{"app": "load"},
+			app: []string{"load", "--target", "http://web:8080", "--rate", fmt.Sprint(rate)}},
+	}
+}
+
 // Run brings the demo up, shows traffic until ctx ends or the duration
 // passes, and tears everything down.
 func Run(ctx context.Context, o Options) (err error) {
@@ -51,13 +97,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	if o.Interval <= 0 {
-		o.Interval = 2 * time.Second
+		o.Interval = 3 * time.Second
 	}
-	proxyBin := filepath.Join(o.BinDir, "meshlite-proxy")
-	initBin := filepath.Join(o.BinDir, "meshlite-init")
-	for _, bin := range []string{proxyBin, initBin} {
-		if _, err := os.Stat(bin); err != nil {
-			return fmt.Errorf("demo: %s not found (run make build first): %w", bin, err)
+	if o.Rate <= 0 {
+		o.Rate = 20
+	}
+	for _, bin := range []string{"meshlite-proxy", "meshlite-init", "meshlite-identity", "meshlite-destination", "meshlite-demo-app"} {
+		if _, err := os.Stat(filepath.Join(o.BinDir, bin)); err != nil {
+			return fmt.Errorf("demo: %s not found in %s (run make build): %w", bin, o.BinDir, err)
 		}
 	}
 	if o.Duration > 0 {
@@ -65,117 +112,76 @@ func Run(ctx context.Context, o Options) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(o.Out, format+"\n", a...) }
-
-	env, err := netenv.New(ctx, netenv.Options{Prefix: "mldmo"})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+	d, err := Start(ctx, o)
+	if d != nil {
+		defer func() {
+			fmt.Fprintln(o.Out, "tearing down: processes, namespaces, links, iptables rules")
+			err = errors.Join(err, d.Close())
+		}()
 	}
-	defer func() {
-		say("tearing down: processes, namespaces, links")
-		err = errors.Join(err, env.Close())
-	}()
-	web, err := env.AddPod(ctx, "web", netenv.PodOptions{})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	client, err := env.AddPod(ctx, "client", netenv.PodOptions{})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	if err := env.SetHosts(map[string]netip.Addr{"web": web.Addr}); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	for _, pod := range []*netenv.Pod{web, client} {
-		if err := redirect(ctx, pod, initBin); err != nil {
-			return err
-		}
-		if _, err := pod.Start(ctx, netenv.ProcSpec{Name: "proxy", Path: proxyBin, UID: ProxyUID, GID: ProxyUID,
-			Args: []string{"--access-log=false"}}); err != nil {
-			return fmt.Errorf("demo: start proxy in %s: %w", pod.Name, err)
-		}
-		if err := pod.WaitDial(ctx, "tcp", "127.0.0.1:4191"); err != nil {
-			return fmt.Errorf("demo: proxy in %s did not come up: %w", pod.Name, err)
-		}
-	}
-	stopApp, err := serveWeb(web)
 	if err != nil {
 		return err
 	}
-	defer stopApp()
-
-	say("meshlite demo: two pods on bridge %s, each with meshlite-proxy (uid %d) and iptables redirection", env.Bridge(), ProxyUID)
-	say("  web     %-15s app on :8080 (HTTP/1.1), reachable only through its inbound proxy", web.Addr)
-	say("  client  %-15s calls http://web:8080/ through its outbound proxy", client.Addr)
-	say("")
-	say("try it yourself in another terminal:")
-	say("  ip netns exec %s curl -s http://web:8080/hello", client.NetNS)
-	say("  curl -s http://%s:4191/metrics | grep request_total", client.Addr)
-	say("")
-
-	tick := time.NewTicker(o.Interval)
-	defer tick.Stop()
-	for {
-		out, cerr := client.Command(ctx, 0, "curl", "-sS", "--max-time", "2", "http://web:8080/hello").CombinedOutput()
-		if ctx.Err() != nil {
-			return nil
-		}
-		line := strings.TrimSpace(string(out))
-		if cerr != nil {
-			line = "FAILED: " + line
-		}
-		say("%s client → web: %s | outbound requests %s, inbound requests %s", time.Now().Format("15:04:05"), line,
-			requestTotal(ctx, client.Addr), requestTotal(ctx, web.Addr))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	show := o.Show
+	if show == nil {
+		show = func(ctx context.Context, d *Demo) error { return d.printStatus(ctx, o.Interval) }
 	}
-}
-
-// redirect installs the pod's iptables rules with meshlite-init: inbound
-// TCP (but the admin port) to 4143, outbound TCP of every uid but the
-// proxy's, off loopback, to 4140.
-func redirect(ctx context.Context, pod *netenv.Pod, initBin string) error {
-	if out, err := pod.Command(ctx, 0, initBin).CombinedOutput(); err != nil {
-		return fmt.Errorf("demo: meshlite-init in %s: %w: %s", pod.Name, err, out)
+	if err := show(ctx, d); err != nil && ctx.Err() == nil {
+		return err
 	}
 	return nil
 }
 
-// serveWeb runs the web app inside pod, on loopback only.
-func serveWeb(pod *netenv.Pod) (stop func(), err error) {
-	ln, err := pod.Listen("tcp", "127.0.0.1:8080")
+// Start builds the demo mesh: control plane, configuration, workloads and
+// their applications. On error it returns what it built, for Close.
+func Start(ctx context.Context, o Options) (*Demo, error) {
+	say := func(format string, a ...any) { fmt.Fprintf(o.Out, format+"\n", a...) }
+	env, err := netenv.New(ctx, netenv.Options{Prefix: "mldmo"})
 	if err != nil {
-		return nil, fmt.Errorf("demo: web app: %w", err)
+		return nil, fmt.Errorf("demo: %w", err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "hello from web (%s %s, Host %s)\n", r.Method, r.URL.Path, r.Host)
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // ends with Close
-	return func() { srv.Close() }, nil
-}
-
-// requestTotal sums request_total from a proxy's metrics.
-func requestTotal(ctx context.Context, addr netip.Addr) string {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+netip.AddrPortFrom(addr, 4191).String()+"/metrics", nil)
-	resp, err := http.DefaultClient.Do(req)
+	d := &Demo{Env: env, Members: map[string]*meshenv.Member{}, out: o.Out}
+	hosts := map[string]netip.Addr{}
+	for name, ap := range Services {
+		hosts[name] = ap.Addr()
+	}
+	if err := env.SetHosts(hosts); err != nil {
+		return d, fmt.Errorf("demo: %w", err)
+	}
+	say("starting the control plane: meshlite-identity and meshlite-destination (trust domain %s)", TrustDomain)
+	d.Mesh, err = meshenv.Start(ctx, env, meshenv.Options{BinDir: o.BinDir, TrustDomain: TrustDomain, Destination: true})
 	if err != nil {
-		return "?"
+		return d, fmt.Errorf("demo: %w", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var total float64
-	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, "request_total{") {
-			var v float64
-			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
-				total += v
-			}
+	for name, text := range Config() {
+		if err := d.Mesh.WriteConfig(name, text); err != nil {
+			return d, err
 		}
 	}
-	return fmt.Sprint(total)
+	say("configuration: Services %s, and the seed's VirtualService and DestinationRule for user-service", "user-service, web, cache")
+	for _, w := range workloads(o.Rate) {
+		m, err := d.Mesh.AddWorkload(ctx, meshenv.Workload{Name: w.name, ServiceAccount: w.sa, Labels: w.labels, Ports: w.ports})
+		if err != nil {
+			return d, fmt.Errorf("demo: %w", err)
+		}
+		if _, err := m.Pod.Start(ctx, netenv.ProcSpec{Name: w.name + "-app", Path: filepath.Join(o.BinDir, "meshlite-demo-app"),
+			Args: w.app, UID: AppUID, GID: AppUID}); err != nil {
+			return d, fmt.Errorf("demo: %s: %w", w.name, err)
+		}
+		d.Members[w.name] = m
+		d.Order = append(d.Order, w.name)
+		say("  %-9s %-15s %s", w.name, m.Pod.Addr, m.ID)
+	}
+	say("every workload above got its certificate from meshlite-identity; every hop between them is mutual TLS")
+	return d, nil
+}
+
+// Close tears the demo down: every process, namespace, link and rule.
+func (d *Demo) Close() error {
+	var errs []error
+	if d.Mesh != nil {
+		errs = append(errs, d.Mesh.Close())
+	}
+	errs = append(errs, d.Env.Close())
+	return errors.Join(errs...)
 }
