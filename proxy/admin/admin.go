@@ -6,8 +6,9 @@
 //	GET  /logs/level  the current log level
 //	PUT  /logs/level  set the log level (body: a level name)
 //	GET  /tap         live request events, newline-delimited JSON
+//	GET  /logs        recent and live access-log lines, newline-delimited JSON
 //
-// The log level and the tap are for operators only: they answer clients on
+// The log level, the tap and the logs are for operators only: they answer clients on
 // loopback, and clients presenting over mutual TLS (the same port speaks
 // TLS when a client starts with a ClientHello) an identity the
 // configuration authorizes, by default the mesh's control-plane namespace.
@@ -39,6 +40,8 @@ type Config struct {
 	Ready func() bool
 	// Tap streams request events; nil disables /tap.
 	Tap *tap.Hub
+	// Logs serves /logs (see accesslog.Handler); nil disables it.
+	Logs http.Handler
 	// Authorized says whether a client over mutual TLS, by SPIFFE ID, may
 	// use the operator endpoints; nil allows loopback clients only.
 	Authorized func(spiffeid.ID) bool
@@ -72,6 +75,15 @@ func Handler(cfg Config) http.Handler {
 				return
 			}
 			serveTap(cfg.Tap, w, r)
+		})
+	}
+	if cfg.Logs != nil {
+		mux.HandleFunc("GET /logs", func(w http.ResponseWriter, r *http.Request) {
+			if !operator(cfg, r) {
+				http.Error(w, "the logs are reachable from loopback or over mutual TLS by an authorized identity only", http.StatusForbidden)
+				return
+			}
+			cfg.Logs.ServeHTTP(w, r)
 		})
 	}
 	return mux

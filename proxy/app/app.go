@@ -18,6 +18,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/meshlite/meshlite/internal/logging"
+	"github.com/meshlite/meshlite/proxy/accesslog"
 	"github.com/meshlite/meshlite/proxy/admin"
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/detect"
@@ -31,6 +32,7 @@ import (
 	"github.com/meshlite/meshlite/proxy/resolve"
 	"github.com/meshlite/meshlite/proxy/server"
 	"github.com/meshlite/meshlite/proxy/tap"
+	"github.com/meshlite/meshlite/proxy/trace"
 	"github.com/meshlite/meshlite/proxy/upstream"
 )
 
@@ -46,6 +48,9 @@ type Proxy struct {
 	endpoints         *endpoints.Resolver
 	registrar         *discovery.Registrar // nil when the workload is not registered
 	tap               *tap.Hub
+	tracer            *trace.Tracer      // nil without a trace collector
+	logExport         *trace.LogExporter // nil without a log collector
+	logs              *accesslog.Ring    // recent access-log lines; nil without
 	outbound, inbound *server.Server
 	lnOut             []net.Listener
 	lnIn              net.Listener
@@ -57,16 +62,34 @@ type Proxy struct {
 // New validates cfg, opens the listeners and builds the proxy. Logs go to
 // out. origDst reads original destinations; nil means SO_ORIGINAL_DST (tests
 // of the layers above substitute their own).
-func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) {
+func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (_ *Proxy, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("proxy: invalid configuration: %w", err)
 	}
 	lvl, _ := logging.Parse(cfg.LogLevel)
+	p := &Proxy{cfg: cfg, Metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			p.stopTelemetry(context.Background())
+		}
+	}()
+	telemetry := trace.NewMetrics(p.Metrics.Registry)
+	logExport, err := cfg.logExporter(out, telemetry)
+	if err != nil {
+		return nil, err
+	}
+	if logExport != nil {
+		p.logExport, out = logExport, io.MultiWriter(out, logExport)
+	}
 	log, level := logging.New(out, lvl)
-	p := &Proxy{cfg: cfg, log: log, Metrics: metrics.New()}
+	p.log = log
 	var access *zerolog.Logger
 	if cfg.AccessLog {
 		l := log.With().Str("log", "access").Logger()
+		if cfg.Telemetry.AccessLogBuffer > 0 {
+			p.logs = accesslog.NewRing(cfg.Telemetry.AccessLogBuffer)
+			l = l.Output(accesslog.Tee(out, level.Enabled, p.logs))
+		}
 		access = &l
 	}
 	self := map[uint16]bool{}
@@ -85,6 +108,9 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 		}
 		p.identity, ident = c, c
 		p.Metrics.Registry.MustRegister(c.Collector())
+	}
+	if p.tracer, err = cfg.tracer(ident, log, telemetry); err != nil {
+		return nil, err
 	}
 	table, err := cfg.meshedTable()
 	if err != nil {
@@ -115,16 +141,17 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 		},
 		Metrics:   p.Metrics,
 		AccessLog: access,
-	}
-	var outResolver resolve.Resolver = resolve.Static{Next: resolve.OrigDst, Table: table, MeshPort: uint16(cfg.MeshPort)}
-	if cfg.Destination.enabled() {
-		if outResolver, err = p.discover(cfg, ident, outResolver, clients); err != nil {
-			return nil, err
-		}
+		Trace:     p.tracer,
 	}
 	outCfg := base
 	outCfg.Direction = conninfo.Outbound
-	outCfg.Resolver = outResolver
+	outCfg.Resolver = resolve.Static{Next: resolve.OrigDst, Table: table, MeshPort: uint16(cfg.MeshPort)}
+	if cfg.Destination.enabled() {
+		if err := p.discover(cfg, ident, outCfg.Resolver, clients); err != nil {
+			return nil, err
+		}
+		outCfg.Targets = p.endpoints
+	}
 	outCfg.Log = log.With().Str("direction", "outbound").Logger()
 	if p.outbound, err = server.New(outCfg); err != nil {
 		return nil, fmt.Errorf("proxy: outbound: %w", err)
@@ -137,7 +164,7 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (*Proxy, error) 
 	}
 	p.admin = &http.Server{
 		Handler: admin.Handler(admin.Config{Registry: p.Metrics.Registry, Level: level, Ready: p.Ready, Tap: p.tap,
-			Authorized: cfg.adminAuthorized(ident)}),
+			Logs: p.logsHandler(ident), Authorized: cfg.adminAuthorized(ident)}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	if err := p.listen(); err != nil {
@@ -199,7 +226,7 @@ func (p *Proxy) closeListeners() {
 
 // discover connects to the destination service: outbound targets resolve
 // through it (falling back to next), and the workload registers.
-func (p *Proxy) discover(cfg Config, ident server.Identity, next resolve.Resolver, clients *upstream.Clients) (resolve.Resolver, error) {
+func (p *Proxy) discover(cfg Config, ident server.Identity, next resolve.Resolver, clients *upstream.Clients) error {
 	d := cfg.Destination
 	dcfg := discovery.Config{Addr: d.Addr, Source: sourceOf(ident), Insecure: d.Insecure,
 		Log: p.log.With().Str("component", "discovery").Logger()}
@@ -211,7 +238,7 @@ func (p *Proxy) discover(cfg Config, ident server.Identity, next resolve.Resolve
 	if d.ServerID != "" {
 		id, err := spiffeid.FromString(d.ServerID)
 		if err != nil {
-			return nil, fmt.Errorf("proxy: destination-server-id: %w", err)
+			return fmt.Errorf("proxy: destination-server-id: %w", err)
 		}
 		dcfg.ServerID = id
 	}
@@ -221,7 +248,7 @@ func (p *Proxy) discover(cfg Config, ident server.Identity, next resolve.Resolve
 	}
 	dc, err := discovery.New(dcfg)
 	if err != nil {
-		return nil, fmt.Errorf("proxy: discovery: %w", err)
+		return fmt.Errorf("proxy: discovery: %w", err)
 	}
 	p.discovery = dc
 	p.endpoints = endpoints.New(endpoints.Config{Discovery: dc, Fallback: next, Drain: clients.CloseIdleConnections,
@@ -229,14 +256,14 @@ func (p *Proxy) discover(cfg Config, ident server.Identity, next resolve.Resolve
 	if d.WorkloadName != "" {
 		w, err := d.workload(ns, sa)
 		if err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
+			return fmt.Errorf("proxy: %w", err)
 		}
 		if ident != nil {
 			w.MeshPort = inboundPort(cfg.InboundAddr)
 		}
 		p.registrar = dc.Registrar(w, discovery.RegistrarConfig{TTL: d.LeaseTTL})
 	}
-	return p.endpoints, nil
+	return nil
 }
 
 // inboundPort is the port of the inbound listener address, or the default.
@@ -337,6 +364,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}()
 	}
 	dwg.Wait()
+	p.stopTelemetry(ctx)
 	p.admin.Shutdown(graceCtx) //nolint:errcheck // nothing left to do about it
 	connCancel()               // ends the identity client, and any request context left
 	wg.Wait()

@@ -68,8 +68,10 @@ type Config struct {
 	Destination DestinationConfig
 	// AdminAuthorizedNamespace: clients over mutual TLS whose SPIFFE ID is
 	// in this namespace of the proxy's trust domain may use the admin
-	// port's operator endpoints (/tap, /logs/level).
+	// port's operator endpoints (/tap, /logs/level, /logs).
 	AdminAuthorizedNamespace string // meshlite
+	// Telemetry configures tracing, OTLP log export and /logs.
+	Telemetry TelemetryConfig
 }
 
 // Default returns the defaults.
@@ -95,6 +97,7 @@ func Default() Config {
 		MeshPort:                 resolve.DefaultMeshPort,
 		Destination:              DestinationConfig{LeaseTTL: 15 * time.Second, WorkloadWeight: 1},
 		AdminAuthorizedNamespace: "meshlite",
+		Telemetry:                defaultTelemetry(),
 	}
 }
 
@@ -122,6 +125,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.UintVar(&c.MeshPort, "mesh-port", c.MeshPort, "inbound port of peer proxies, where mutual TLS connections go")
 	c.Destination.registerFlags(fs)
 	fs.StringVar(&c.AdminAuthorizedNamespace, "admin-authorized-namespace", c.AdminAuthorizedNamespace, "namespace whose identities may use /tap and /logs/level over mutual TLS (empty: loopback only)")
+	c.Telemetry.registerFlags(fs)
 }
 
 // adminAuthorized says which mutual TLS clients may use the operator
@@ -218,6 +222,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("meshed-endpoints: peers are listed but the proxy has no identity (--identity-addr), so it could not reach them"))
 	}
 	errs = append(errs, c.Destination.validate(c.identityEnabled())...)
+	errs = append(errs, c.Telemetry.validate()...)
 	if c.MeshPort == 0 || c.MeshPort > 65535 {
 		errs = append(errs, fmt.Errorf("mesh-port: %d is not a port", c.MeshPort))
 	}

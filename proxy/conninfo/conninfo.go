@@ -58,6 +58,10 @@ type Hop struct {
 	// TLS is set when the request went over mutual TLS to ServerID.
 	TLS      bool
 	ServerID spiffeid.ID
+	// Route names the route that matched the request; "" when none did.
+	Route string
+	// Retries counts the attempts after the first.
+	Retries int
 }
 
 type hopKey struct{}

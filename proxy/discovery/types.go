@@ -81,6 +81,10 @@ func (b Balancer) String() string {
 // Policy is a service's traffic policy.
 type Policy struct {
 	Balancer Balancer
+	// Proto is the whole policy as the destination service sent it (routes,
+	// subsets, retries, …), for the proxy's route table; nil when none.
+	// Treat it as read-only.
+	Proto *destinationv1.Policy
 }
 
 var balancers = map[destinationv1.Balancer]Balancer{
@@ -93,7 +97,7 @@ var balancers = map[destinationv1.Balancer]Balancer{
 }
 
 func policyFromProto(p *destinationv1.Policy) Policy {
-	return Policy{Balancer: balancers[p.GetBalancer()]}
+	return Policy{Balancer: balancers[p.GetBalancer()], Proto: p}
 }
 
 var protocols = map[destinationv1.ProtocolHint]Protocol{

@@ -1,13 +1,17 @@
 // Package endpoints resolves targets through the destination service and
 // balances requests and connections over the endpoints it announces.
 //
-// For each target (a service address the application dialled) it keeps one
-// discovery watch and one balancer of the kind the service's policy names
-// (peak EWMA by default), updated as endpoints come and go without
-// disturbing requests in flight. A target the destination service does not
-// know — or any target while the service has never answered — goes to the
-// fallback resolver, the original destination. When endpoints leave a set,
-// idle pooled connections are closed so none lingers to a removed endpoint.
+// For each target (a service address the application dialled, or a
+// service name a route sends to) it keeps one discovery watch and the
+// service's compiled route table; for each subset of the service (and the
+// whole service) a balancer of the kind the policy names (peak EWMA by
+// default), wrapped in outlier detection when configured, and a connection
+// pool limiter. All of it is updated as endpoints and policy change,
+// without disturbing requests in flight. A target the destination service
+// does not know — or any target while the service has never answered — has
+// no Target, and goes to the fallback resolver, the original destination.
+// When endpoints leave a set, idle pooled connections are closed so none
+// lingers to a removed endpoint.
 package endpoints
 
 import (
@@ -25,8 +29,9 @@ import (
 	"github.com/meshlite/meshlite/proxy/resolve"
 )
 
-// ErrNoEndpoints is returned for a known service with no healthy endpoint.
-var ErrNoEndpoints = errors.New("endpoints: service has no available endpoint")
+// ErrNoEndpoints is returned for a known service with no available
+// endpoint (in the asked subset).
+var ErrNoEndpoints = errors.New("endpoints: no available endpoint")
 
 // Config is what a Resolver needs.
 type Config struct {
@@ -44,13 +49,13 @@ type Config struct {
 	Log         zerolog.Logger
 }
 
-// Resolver is a resolve.Resolver backed by the destination service.
+// Resolver resolves outbound targets through the destination service.
 type Resolver struct {
 	cfg     Config
 	ctx     context.Context
 	cancel  context.CancelFunc
 	mu      sync.Mutex
-	targets map[netip.AddrPort]*target
+	targets map[string]*Target
 	wg      sync.WaitGroup
 }
 
@@ -62,7 +67,7 @@ func New(cfg Config) *Resolver {
 		cfg.IdleTimeout = 5 * time.Minute
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Resolver{cfg: cfg, ctx: ctx, cancel: cancel, targets: map[netip.AddrPort]*target{}}
+	return &Resolver{cfg: cfg, ctx: ctx, cancel: cancel, targets: map[string]*Target{}}
 }
 
 // Close stops every watch.
@@ -71,62 +76,77 @@ func (r *Resolver) Close() {
 	r.wg.Wait()
 }
 
-// Resolve picks an endpoint for target.
+// Resolve picks an endpoint of the whole service for dst (opaque TCP and
+// callers without routes), or asks the fallback when dst has no Target.
 func (r *Resolver) Resolve(ctx context.Context, dst netip.AddrPort) (resolve.Endpoint, error) {
-	t, err := r.target(ctx, dst)
+	t, err := r.Target(ctx, dst)
 	if err != nil {
 		return resolve.Endpoint{}, err
 	}
-	st := t.current()
-	if st == nil || st.passthrough {
+	if t == nil {
 		return r.cfg.Fallback.Resolve(ctx, dst)
 	}
-	pick, err := st.bal.Pick(ctx)
-	if errors.Is(err, balance.ErrNoEndpoints) {
-		return resolve.Endpoint{}, fmt.Errorf("%w: %s", ErrNoEndpoints, st.name)
-	}
-	if err != nil {
-		return resolve.Endpoint{}, err
-	}
-	ep := st.byKey[pick.Endpoint().Key]
-	ep.Done = func(o resolve.Outcome) {
-		pick.Done(balance.Result{Latency: o.Latency, Err: o.Err, Failure: o.Failure})
-	}
-	return ep, nil
+	return t.Pick(ctx, "")
 }
 
-// target returns the watched state for dst, starting its watch on first use.
-func (r *Resolver) target(ctx context.Context, dst netip.AddrPort) (*target, error) {
+// Fallback resolves dst without the destination service.
+func (r *Resolver) Fallback(ctx context.Context, dst netip.AddrPort) (resolve.Endpoint, error) {
+	return r.cfg.Fallback.Resolve(ctx, dst)
+}
+
+// Target returns the routing state of the service at dst, or nil when the
+// destination service does not know it (or says to pass through).
+func (r *Resolver) Target(ctx context.Context, dst netip.AddrPort) (*Target, error) {
+	return r.target(ctx, dst.String(), dst.Port(), func(ctx context.Context) (*discovery.Service, error) {
+		return r.cfg.Discovery.Resolve(ctx, dst)
+	})
+}
+
+// Named returns the routing state of a service by name ("name.namespace")
+// on port, for routes that send to another service; nil when unknown.
+func (r *Resolver) Named(ctx context.Context, service string, port uint16) (*Target, error) {
+	name := fmt.Sprintf("%s:%d", service, port)
+	return r.target(ctx, name, port, func(ctx context.Context) (*discovery.Service, error) {
+		return r.cfg.Discovery.ResolveName(ctx, name)
+	})
+}
+
+// target returns the watched state for key, starting its watch on first
+// use; nil when the service is unknown.
+func (r *Resolver) target(ctx context.Context, key string, port uint16, resolveFn func(context.Context) (*discovery.Service, error)) (*Target, error) {
 	r.mu.Lock()
-	t, ok := r.targets[dst]
+	t, ok := r.targets[key]
 	if !ok {
-		t = &target{ready: make(chan struct{})}
-		r.targets[dst] = t
+		t = newTarget(r, port)
+		r.targets[key] = t
 	}
 	t.touch()
 	r.mu.Unlock()
 	if !ok {
 		r.wg.Add(1)
-		go r.watch(dst, t)
+		go r.watch(key, t, resolveFn)
 	}
 	select {
 	case <-t.ready:
-		return t, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	if st := t.state.Load(); st == nil || st.passthrough {
+		return nil, nil
+	}
+	return t, nil
 }
 
 // watch follows one target until the resolver closes or the target idles.
-func (r *Resolver) watch(dst netip.AddrPort, t *target) {
+func (r *Resolver) watch(key string, t *Target, resolveFn func(context.Context) (*discovery.Service, error)) {
 	defer r.wg.Done()
-	svc, err := r.cfg.Discovery.Resolve(r.ctx, dst)
+	svc, err := resolveFn(r.ctx)
 	if err != nil { // the resolver is closing
 		close(t.ready)
 		return
 	}
 	defer svc.Release()
-	t.apply(r, svc)
+	t.apply(svc)
 	close(t.ready)
 	idle := time.NewTicker(r.cfg.IdleTimeout / 2)
 	defer idle.Stop()
@@ -135,9 +155,9 @@ func (r *Resolver) watch(dst netip.AddrPort, t *target) {
 		case <-r.ctx.Done():
 			return
 		case <-svc.Changed():
-			t.apply(r, svc)
+			t.apply(svc)
 		case <-idle.C:
-			if r.forget(dst, t) {
+			if r.forget(key, t) {
 				return
 			}
 		}
@@ -145,13 +165,13 @@ func (r *Resolver) watch(dst netip.AddrPort, t *target) {
 }
 
 // forget drops t if it has been idle long enough; the check runs under
-// the lock Resolve takes, so a Resolve racing in keeps it.
-func (r *Resolver) forget(dst netip.AddrPort, t *target) bool {
+// the lock target takes, so a lookup racing in keeps it.
+func (r *Resolver) forget(key string, t *Target) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if t.idleFor() < r.cfg.IdleTimeout {
 		return false
 	}
-	delete(r.targets, dst)
+	delete(r.targets, key)
 	return true
 }

@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,7 +19,9 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/meshlite/meshlite/proxy/conninfo"
+	"github.com/meshlite/meshlite/proxy/endpoints"
 	"github.com/meshlite/meshlite/proxy/mtls"
+	"github.com/meshlite/meshlite/proxy/pool"
 	"github.com/meshlite/meshlite/proxy/relay"
 	"github.com/meshlite/meshlite/proxy/resolve"
 )
@@ -36,12 +39,25 @@ type Upstream interface {
 	Dial(ctx context.Context, ep resolve.Endpoint, proto mtls.Proto) (net.Conn, error)
 }
 
-// Forwarder is an http.Handler that forwards each request to the endpoint
-// its Resolver picks for the connection's original destination.
+// Targets are the services known to the destination service, with their
+// routes, balancers and pools.
+type Targets interface {
+	// Target returns dst's service, or nil when it has none (dst is then
+	// forwarded to as it is).
+	Target(ctx context.Context, dst netip.AddrPort) (*endpoints.Target, error)
+	// Named returns a service by name ("name.namespace") on a port.
+	Named(ctx context.Context, service string, port uint16) (*endpoints.Target, error)
+}
+
+// Forwarder is an http.Handler that forwards each request to an endpoint
+// of the connection's original destination: through the service's routes
+// when Targets knows it, else to what Resolver picks.
 type Forwarder struct {
-	// Resolver picks the endpoint.
+	// Resolver picks the endpoint when there is no Target.
 	Resolver resolve.Resolver
-	// Upstream connects to it.
+	// Targets, when set, knows services' routes (outbound).
+	Targets Targets
+	// Upstream connects to endpoints.
 	Upstream Upstream
 	Log      zerolog.Logger
 }
@@ -58,36 +74,137 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, r, http.StatusInternalServerError, "no connection info")
 		return
 	}
-	ep, err := f.Resolver.Resolve(ctx, info.OrigDst)
-	if err != nil {
-		f.fail(w, r, http.StatusServiceUnavailable, "resolve: "+err.Error())
+	var tgt *endpoints.Target
+	if f.Targets != nil {
+		var err error
+		if tgt, err = f.Targets.Target(ctx, info.OrigDst); err != nil {
+			f.fail(w, r, http.StatusServiceUnavailable, "discovery: "+err.Error())
+			return
+		}
+	}
+	p := f.plan(r, info, tgt)
+	if p.abort(w, r, f) {
 		return
 	}
-	if hop := conninfo.HopFrom(ctx); hop != nil {
-		hop.Endpoint, hop.TLS, hop.ServerID = ep.Addr, ep.Meshed(), ep.Identity
-	}
-	// The balancer learns how the request went once it has ended; a
-	// panic (a reset) ends it too.
-	var outcome resolve.Outcome
-	defer func() { ep.Finish(outcome) }()
 	if r.Method == http.MethodConnect && r.ProtoMajor == 1 {
+		ep, release, err := p.pick(ctx, 0)
+		if err != nil {
+			f.failErr(w, r, err)
+			return
+		}
+		defer release()
+		var outcome resolve.Outcome
+		defer func() { ep.Finish(outcome) }()
 		f.tunnel(w, r, ep)
 		return
 	}
-	out, upgrade := outgoing(ctx, r, ep.Addr)
+	f.exchange(w, r, p)
+}
+
+// exchange sends r, retrying as the plan allows, and streams the response.
+func (f *Forwarder) exchange(w http.ResponseWriter, r *http.Request, p *plan) {
+	ctx, cancel := p.deadline(r.Context())
+	defer cancel()
+	body := p.body(r)
+	defer body.Close()
+	hop := conninfo.HopFrom(ctx)
+	for attempt := 0; ; attempt++ {
+		ep, release, err := p.pick(ctx, attempt)
+		if err != nil {
+			f.failErr(w, r, err)
+			return
+		}
+		if hop != nil {
+			hop.Endpoint, hop.TLS, hop.ServerID, hop.Retries = ep.Addr, ep.Meshed(), ep.Identity, attempt
+		}
+		out, upgrade := outgoing(ctx, r, ep.Addr)
+		out.Body = body.attempt(out.Body)
+		resp, outcome, err := f.roundTrip(ctx, p, out, ep)
+		if p.again(attempt, r, resp, err, body) {
+			if resp != nil {
+				io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) //nolint:errcheck // the connection may be reused
+				resp.Body.Close()
+			}
+			ep.Finish(outcome)
+			release()
+			if !sleep(ctx, p.backoff(attempt)) {
+				f.fail(w, r, http.StatusGatewayTimeout, "timed out between retries")
+				return
+			}
+			continue
+		}
+		f.respond(w, r, p, resp, err, upgrade, ctx)
+		ep.Finish(outcome)
+		release()
+		return
+	}
+}
+
+// roundTrip sends one attempt. The plan's per-try timeout bounds the wait
+// for the response headers; once they are in, the attempt is committed
+// and the body streams under the request's own deadline.
+func (f *Forwarder) roundTrip(ctx context.Context, p *plan, out *http.Request, ep resolve.Endpoint) (*http.Response, resolve.Outcome, error) {
 	rt, err := f.Upstream.Prepare(out, ep)
 	if err != nil {
-		f.fail(w, r, http.StatusServiceUnavailable, err.Error())
-		return
+		return nil, resolve.Outcome{Err: err}, err
+	}
+	var timer *time.Timer
+	var cancel context.CancelFunc = func() {}
+	if d := p.perTry(); d > 0 {
+		var actx context.Context
+		actx, cancel = context.WithCancel(ctx)
+		out = out.WithContext(actx)
+		timer = time.AfterFunc(d, cancel)
 	}
 	start := time.Now()
 	resp, err := rt.RoundTrip(out)
-	outcome.Latency = time.Since(start)
+	outcome := resolve.Outcome{Latency: time.Since(start), Err: err}
+	if timer != nil && !timer.Stop() && err != nil {
+		err = fmt.Errorf("%w after %v", errPerTryTimeout, p.perTry())
+		outcome.Err = err
+	}
 	if err != nil {
-		if ctx.Err() != nil {
+		cancel()
+		return nil, outcome, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	outcome.Status, outcome.Failure = resp.StatusCode, resp.StatusCode >= 500
+	return resp, outcome, nil
+}
+
+// errPerTryTimeout marks an attempt whose headers did not come in time.
+var errPerTryTimeout = errors.New("per-try timeout")
+
+// cancelOnClose releases an attempt's context with its body.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// Write passes writes through for upgraded connections.
+func (c *cancelOnClose) Write(p []byte) (int, error) {
+	if w, ok := c.ReadCloser.(io.Writer); ok {
+		return w.Write(p)
+	}
+	return 0, errors.New("forward: body is not writable")
+}
+
+// respond answers the client with resp, or with the error.
+func (f *Forwarder) respond(w http.ResponseWriter, r *http.Request, p *plan, resp *http.Response, err error, upgrade string, ctx context.Context) {
+	if err != nil {
+		if r.Context().Err() != nil {
 			return // the client went away; nobody to answer
 		}
-		outcome.Err = err
+		if ctx.Err() != nil {
+			f.fail(w, r, http.StatusGatewayTimeout, "route timeout")
+			return
+		}
 		if se := (http2.StreamError{}); errors.As(err, &se) && se.Code != http2.ErrCodeRefusedStream {
 			// The endpoint reset the stream, maybe after acting on it:
 			// reset the client's too rather than answer with a status
@@ -95,11 +212,10 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.Log.Debug().Err(err).Msg("upstream reset the stream; resetting the client's")
 			panic(http.ErrAbortHandler)
 		}
-		status, reason := classifyErr(err)
-		f.fail(w, r, status, reason)
+		f.failErr(w, r, err)
 		return
 	}
-	outcome.Failure = resp.StatusCode >= 500
+	p.applyResponse(resp.Header)
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		f.switchProtocols(w, resp, upgrade)
 		return
@@ -107,6 +223,25 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer resp.Body.Close()
 	f.copyResponse(w, resp)
 }
+
+// failErr answers a request that could not be forwarded because of err.
+func (f *Forwarder) failErr(w http.ResponseWriter, r *http.Request, err error) {
+	var ov *pool.OverflowError
+	switch {
+	case errors.As(err, &ov):
+		w.Header().Set(OverflowHeader, ov.Limit)
+		f.fail(w, r, http.StatusServiceUnavailable, "connection pool overflow: "+ov.Limit)
+	case errors.Is(err, endpoints.ErrNoEndpoints), errors.Is(err, mtls.ErrNoIdentity):
+		f.fail(w, r, http.StatusServiceUnavailable, err.Error())
+	default:
+		status, reason := classifyErr(err)
+		f.fail(w, r, status, reason)
+	}
+}
+
+// OverflowHeader names the connection-pool limit that made the proxy
+// refuse a request with 503.
+const OverflowHeader = "Meshlite-Overflow"
 
 // outgoing turns the server-side request into the client-side one, in
 // place: the proxy owns r and nothing else reads it afterwards.

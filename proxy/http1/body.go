@@ -297,6 +297,11 @@ func (b *body) fail(err error) error {
 	return err
 }
 
+// drainTimeout bounds dropping the unread rest of a body after the handler
+// returned, and a Read of the body still in flight in another goroutine
+// (a transport copying it upstream).
+const drainTimeout = time.Second
+
 // finish is called by the server once the handler returned. It ends reads
 // by anyone still holding the body and, if the connection is to be kept,
 // drops the unread rest (at most maxDrainBytes, within drainTimeout). It

@@ -258,7 +258,7 @@ func (c *conn) serveRequest(fr framing) bool {
 	cancel()
 	keep := !w.closeAfter && !panicked
 	if b != nil {
-		keep = b.finish(keep, c.headerTimeout) && keep
+		keep = b.finish(keep, drainTimeout) && keep
 		c.linger = c.linger || !b.done.Load()
 	}
 	c.cr.abortWatch()

@@ -64,8 +64,8 @@ type Server struct {
 	IdleTimeout time.Duration
 	// HeaderTimeout is how long the rest of a request head may take once
 	// its first byte arrived. Past it the server answers 408 and closes.
-	// It also bounds draining an unread body after the handler and writing
-	// a refusal. Default 10s.
+	// It also bounds writing a refusal. Default 10s. (Draining an unread
+	// body after the handler is bounded by 1 s.)
 	HeaderTimeout time.Duration
 	// Log receives debug lines for refused requests and error lines for
 	// handler panics. Default: the zero zerolog.Logger, which drops all.

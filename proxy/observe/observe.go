@@ -14,6 +14,7 @@ import (
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/metrics"
 	"github.com/meshlite/meshlite/proxy/tap"
+	"github.com/meshlite/meshlite/proxy/trace"
 )
 
 // Config says where observations go.
@@ -39,6 +40,7 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 	info := conninfo.From(r.Context())
 	hop := &conninfo.Hop{}
 	r = r.WithContext(conninfo.WithHop(r.Context(), hop))
+	traceID, spanID, traced := trace.IDs(r)
 	rec := &recorder{ResponseWriter: w}
 	body := &countingBody{ReadCloser: r.Body}
 	r.Body = body
@@ -53,6 +55,8 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 		elapsed := time.Since(start)
 		latencyMs := float64(elapsed.Microseconds()) / 1000
 		cfg.Metrics.Request(labels, status, grpcStatus, panicked, latencyMs)
+		trace.Observe(r.Context(), trace.Outcome{Status: status, GRPCStatus: grpcStatus, Reset: panicked, Endpoint: hop.Endpoint,
+			TLS: labels.TLS, ClientID: labels.ClientID, ServerID: labels.ServerID, Route: hop.Route})
 		if cfg.Tap != nil && cfg.Tap.Active() {
 			e := tap.Event{Time: start.Add(elapsed), Direction: labels.Direction, Kind: "http", Client: r.RemoteAddr,
 				ClientID: labels.ClientID, Authority: r.Host, ServerID: labels.ServerID, TLS: labels.TLS,
@@ -94,6 +98,12 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 			}
 			if grpcStatus != "" {
 				ev = ev.Str("grpc_status", grpcStatus)
+			}
+			if hop.Route != "" {
+				ev = ev.Str("route", hop.Route)
+			}
+			if traced {
+				ev = ev.Hex("trace_id", traceID[:]).Hex("span_id", spanID[:])
 			}
 			if panicked {
 				ev = ev.Bool("reset", true)

@@ -42,6 +42,8 @@ type Outcome struct {
 	Err error
 	// Failure is set for a response that counts as failed (5xx).
 	Failure bool
+	// Status is the response's HTTP status (0 without a response).
+	Status int
 }
 
 // Finish reports o to the resolver that chose e, if it asked to know.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/detect"
+	"github.com/meshlite/meshlite/proxy/endpoints"
 	"github.com/meshlite/meshlite/proxy/forward"
 	"github.com/meshlite/meshlite/proxy/h2"
 	"github.com/meshlite/meshlite/proxy/http1"
@@ -24,9 +25,12 @@ import (
 	"github.com/meshlite/meshlite/proxy/mtls"
 	"github.com/meshlite/meshlite/proxy/observe"
 	"github.com/meshlite/meshlite/proxy/origdst"
+	"github.com/meshlite/meshlite/proxy/pool"
 	"github.com/meshlite/meshlite/proxy/relay"
 	"github.com/meshlite/meshlite/proxy/resolve"
+	"github.com/meshlite/meshlite/proxy/route"
 	"github.com/meshlite/meshlite/proxy/tap"
+	"github.com/meshlite/meshlite/proxy/trace"
 	"github.com/meshlite/meshlite/proxy/upstream"
 )
 
@@ -36,8 +40,12 @@ type OrigDstFunc func(*net.TCPConn) (netip.AddrPort, error)
 // Config is what a Server needs; zero values take the documented defaults.
 type Config struct {
 	Direction conninfo.Direction
-	// Resolver picks endpoints. Required.
+	// Resolver picks endpoints of destinations Targets does not know (all
+	// of them when Targets is nil). Required.
 	Resolver resolve.Resolver
+	// Targets knows services' routes, balancers and pools (outbound, with
+	// the destination service); optional.
+	Targets forward.Targets
 	// Upstream connects to endpoints. Required.
 	Upstream *upstream.Clients
 	// Identity is the proxy's SVID and trust bundle; nil when the proxy has
@@ -65,6 +73,8 @@ type Config struct {
 	AccessLog *zerolog.Logger
 	// Tap receives request and connection events while someone watches.
 	Tap *tap.Hub
+	// Trace makes a span per request; nil only propagates trace context.
+	Trace *trace.Tracer
 }
 
 // Identity is the proxy's own identity as the data path needs it.
@@ -106,11 +116,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Identity != nil {
 		s.self = cfg.Identity.ID()
 	}
-	var handler http.Handler = &forward.Forwarder{Resolver: cfg.Resolver, Upstream: cfg.Upstream, Log: cfg.Log}
+	var handler http.Handler = &forward.Forwarder{Resolver: cfg.Resolver, Targets: cfg.Targets, Upstream: cfg.Upstream, Log: cfg.Log}
 	if cfg.Direction == conninfo.Inbound {
 		handler = clientIDHeader(handler)
 	}
 	handler = observe.Middleware(observe.Config{Metrics: cfg.Metrics, AccessLog: cfg.AccessLog, Tap: cfg.Tap})(handler)
+	handler = cfg.Trace.Middleware(cfg.Direction)(handler) // before observe, which logs the span's IDs
 	dir := string(cfg.Direction)
 	s.http1 = &http1.Server{
 		Handler:     handler,
@@ -355,10 +366,11 @@ func (s *Server) forwardTCP(ctx context.Context, c net.Conn, prefix []byte, info
 		logDone(relay.Stats{AToB: int64(len(prefix))}, err)
 		return int64(len(prefix)), 0, label
 	}
-	ep, err := s.cfg.Resolver.Resolve(ctx, info.OrigDst)
+	ep, release, err := s.pickTCP(ctx, info.OrigDst)
 	if err != nil {
 		return abort(err, "resolve")
 	}
+	defer release()
 	dialStart := time.Now()
 	up, err := s.cfg.Upstream.Dial(ctx, ep, mtls.ProtoOpaque)
 	outcome := resolve.Outcome{Latency: time.Since(dialStart), Err: err}
@@ -382,6 +394,46 @@ func (s *Server) forwardTCP(ctx context.Context, c net.Conn, prefix []byte, info
 		errLabel = errnoLabel(err)
 	}
 	return st.AToB, st.BToA, errLabel
+}
+
+// pickTCP chooses the endpoint for an opaque connection to dst: through the
+// service's TCP routes and balancer, holding a slot of its connection pool,
+// or from the resolver when no service is known.
+func (s *Server) pickTCP(ctx context.Context, dst netip.AddrPort) (resolve.Endpoint, func(), error) {
+	noop := func() {}
+	if s.cfg.Targets != nil {
+		tgt, err := s.cfg.Targets.Target(ctx, dst)
+		if err != nil {
+			return resolve.Endpoint{}, noop, err
+		}
+		if tgt != nil {
+			var b route.Backend
+			if tr := tgt.Routes().MatchTCP(dst.Port()); tr != nil {
+				b = tr.PickBackend(nil)
+			}
+			if b.Service != "" {
+				port := b.Port
+				if port == 0 {
+					port = dst.Port()
+				}
+				if tgt, err = s.cfg.Targets.Named(ctx, b.Service, port); err != nil || tgt == nil {
+					return resolve.Endpoint{}, noop, fmt.Errorf("tcp route backend %s: %w", b.Service, endpoints.ErrNoEndpoints)
+				}
+			}
+			ep, err := tgt.Pick(ctx, b.Subset)
+			if err != nil {
+				return ep, noop, err
+			}
+			release, err := tgt.Acquire(ctx, b.Subset, pool.TCP)
+			if err != nil {
+				ep.Finish(resolve.Outcome{})
+				return resolve.Endpoint{}, noop, err
+			}
+			return ep, release, nil
+		}
+	}
+	ep, err := s.cfg.Resolver.Resolve(ctx, dst)
+	return ep, noop, err
 }
 
 // tapTCP publishes an ended TCP connection to the tap.

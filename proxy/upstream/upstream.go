@@ -28,6 +28,7 @@ import (
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/mtls"
 	"github.com/meshlite/meshlite/proxy/resolve"
+	"github.com/meshlite/meshlite/proxy/retry"
 )
 
 // OrigProtoHeader marks an HTTP/1 request carried over HTTP/2 between
@@ -99,14 +100,26 @@ func (c *Clients) Prepare(r *http.Request, ep resolve.Endpoint) (http.RoundTripp
 
 // Dial opens a byte stream to ep: plain TCP, or for a meshed endpoint
 // mutual TLS whose transport header announces proto.
+//
+// Failures to connect (TCP or the TLS handshake) wrap retry.ErrConnect:
+// the request never reached the endpoint, so retrying it is safe.
 func (c *Clients) Dial(ctx context.Context, ep resolve.Endpoint, proto mtls.Proto) (net.Conn, error) {
-	if !ep.Meshed() {
-		return c.dial(ctx, "tcp", ep.Addr.String())
-	}
-	if c.src == nil {
+	var (
+		conn net.Conn
+		err  error
+	)
+	switch {
+	case !ep.Meshed():
+		conn, err = c.dial(ctx, "tcp", ep.Addr.String())
+	case c.src == nil:
 		return nil, mtls.ErrNoIdentity
+	default:
+		conn, err = mtls.Dial(ctx, c.dial, ep.MeshAddr().String(), c.src, ep.Identity, mtls.Header{Proto: proto, Port: ep.Addr.Port()})
 	}
-	return mtls.Dial(ctx, c.dial, ep.MeshAddr().String(), c.src, ep.Identity, mtls.Header{Proto: proto, Port: ep.Addr.Port()})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", retry.ErrConnect, err)
+	}
+	return conn, nil
 }
 
 // meshHTTP2 returns the multiplexed pool for a peer identity.

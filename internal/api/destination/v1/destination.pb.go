@@ -2231,6 +2231,96 @@ func (*HealthReportResponse) Descriptor() ([]byte, []int) {
 	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{28}
 }
 
+type ListWorkloadsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// namespace, when set, lists only that namespace's workloads.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkloadsRequest) Reset() {
+	*x = ListWorkloadsRequest{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkloadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkloadsRequest) ProtoMessage() {}
+
+func (x *ListWorkloadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkloadsRequest.ProtoReflect.Descriptor instead.
+func (*ListWorkloadsRequest) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListWorkloadsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+type ListWorkloadsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// workloads sorted by namespace, name and address.
+	Workloads     []*Workload `protobuf:"bytes,1,rep,name=workloads,proto3" json:"workloads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkloadsResponse) Reset() {
+	*x = ListWorkloadsResponse{}
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkloadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkloadsResponse) ProtoMessage() {}
+
+func (x *ListWorkloadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkloadsResponse.ProtoReflect.Descriptor instead.
+func (*ListWorkloadsResponse) Descriptor() ([]byte, []int) {
+	return file_internal_api_destination_v1_destination_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListWorkloadsResponse) GetWorkloads() []*Workload {
+	if x != nil {
+		return x.Workloads
+	}
+	return nil
+}
+
 type Fault_Delay struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	FixedDelay *durationpb.Duration   `protobuf:"bytes,1,opt,name=fixed_delay,json=fixedDelay,proto3" json:"fixed_delay,omitempty"`
@@ -2242,7 +2332,7 @@ type Fault_Delay struct {
 
 func (x *Fault_Delay) Reset() {
 	*x = Fault_Delay{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[31]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2344,7 @@ func (x *Fault_Delay) String() string {
 func (*Fault_Delay) ProtoMessage() {}
 
 func (x *Fault_Delay) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[31]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2386,7 @@ type Fault_Abort struct {
 
 func (x *Fault_Abort) Reset() {
 	*x = Fault_Abort{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[32]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2308,7 +2398,7 @@ func (x *Fault_Abort) String() string {
 func (*Fault_Abort) ProtoMessage() {}
 
 func (x *Fault_Abort) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[32]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2361,7 +2451,7 @@ type AuthzRule_Source struct {
 
 func (x *AuthzRule_Source) Reset() {
 	*x = AuthzRule_Source{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[36]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2373,7 +2463,7 @@ func (x *AuthzRule_Source) String() string {
 func (*AuthzRule_Source) ProtoMessage() {}
 
 func (x *AuthzRule_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[36]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2434,7 +2524,7 @@ type AuthzRule_Operation struct {
 
 func (x *AuthzRule_Operation) Reset() {
 	*x = AuthzRule_Operation{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[37]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2446,7 +2536,7 @@ func (x *AuthzRule_Operation) String() string {
 func (*AuthzRule_Operation) ProtoMessage() {}
 
 func (x *AuthzRule_Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[37]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2516,7 +2606,7 @@ type HealthReport_Observation struct {
 
 func (x *HealthReport_Observation) Reset() {
 	*x = HealthReport_Observation{}
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[41]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +2618,7 @@ func (x *HealthReport_Observation) String() string {
 func (*HealthReport_Observation) ProtoMessage() {}
 
 func (x *HealthReport_Observation) ProtoReflect() protoreflect.Message {
-	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[41]
+	mi := &file_internal_api_destination_v1_destination_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2768,7 +2858,11 @@ const file_internal_api_destination_v1_destination_proto_rawDesc = "" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x18\n" +
 	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x16\n" +
-	"\x14HealthReportResponse*y\n" +
+	"\x14HealthReportResponse\"4\n" +
+	"\x14ListWorkloadsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"X\n" +
+	"\x15ListWorkloadsResponse\x12?\n" +
+	"\tworkloads\x18\x01 \x03(\v2!.meshlite.destination.v1.WorkloadR\tworkloads*y\n" +
 	"\fProtocolHint\x12\x1d\n" +
 	"\x19PROTOCOL_HINT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROTOCOL_HINT_HTTP1\x10\x01\x12\x17\n" +
@@ -2791,14 +2885,15 @@ const file_internal_api_destination_v1_destination_proto_rawDesc = "" +
 	"\x18AUTHZ_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12AUTHZ_ACTION_ALLOW\x10\x01\x12\x15\n" +
 	"\x11AUTHZ_ACTION_DENY\x10\x02\x12\x16\n" +
-	"\x12AUTHZ_ACTION_AUDIT\x10\x032\xf6\x03\n" +
+	"\x12AUTHZ_ACTION_AUDIT\x10\x032\xe6\x04\n" +
 	"\vDestination\x12Q\n" +
 	"\x05Watch\x12%.meshlite.destination.v1.WatchRequest\x1a\x1f.meshlite.destination.v1.Update0\x01\x12_\n" +
 	"\bRegister\x12(.meshlite.destination.v1.RegisterRequest\x1a).meshlite.destination.v1.RegisterResponse\x12e\n" +
 	"\n" +
 	"Deregister\x12*.meshlite.destination.v1.DeregisterRequest\x1a+.meshlite.destination.v1.DeregisterResponse\x12d\n" +
 	"\fReportHealth\x12%.meshlite.destination.v1.HealthReport\x1a-.meshlite.destination.v1.HealthReportResponse\x12f\n" +
-	"\fWatchInbound\x12,.meshlite.destination.v1.WatchInboundRequest\x1a&.meshlite.destination.v1.InboundPolicy0\x01BHZFgithub.com/meshlite/meshlite/internal/api/destination/v1;destinationv1b\x06proto3"
+	"\fWatchInbound\x12,.meshlite.destination.v1.WatchInboundRequest\x1a&.meshlite.destination.v1.InboundPolicy0\x01\x12n\n" +
+	"\rListWorkloads\x12-.meshlite.destination.v1.ListWorkloadsRequest\x1a..meshlite.destination.v1.ListWorkloadsResponseBHZFgithub.com/meshlite/meshlite/internal/api/destination/v1;destinationv1b\x06proto3"
 
 var (
 	file_internal_api_destination_v1_destination_proto_rawDescOnce sync.Once
@@ -2813,7 +2908,7 @@ func file_internal_api_destination_v1_destination_proto_rawDescGZIP() []byte {
 }
 
 var file_internal_api_destination_v1_destination_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_internal_api_destination_v1_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_internal_api_destination_v1_destination_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_internal_api_destination_v1_destination_proto_goTypes = []any{
 	(ProtocolHint)(0),                // 0: meshlite.destination.v1.ProtocolHint
 	(Balancer)(0),                    // 1: meshlite.destination.v1.Balancer
@@ -2848,25 +2943,27 @@ var file_internal_api_destination_v1_destination_proto_goTypes = []any{
 	(*DeregisterResponse)(nil),       // 30: meshlite.destination.v1.DeregisterResponse
 	(*HealthReport)(nil),             // 31: meshlite.destination.v1.HealthReport
 	(*HealthReportResponse)(nil),     // 32: meshlite.destination.v1.HealthReportResponse
-	nil,                              // 33: meshlite.destination.v1.Endpoint.LabelsEntry
-	nil,                              // 34: meshlite.destination.v1.Subset.LabelsEntry
-	(*Fault_Delay)(nil),              // 35: meshlite.destination.v1.Fault.Delay
-	(*Fault_Abort)(nil),              // 36: meshlite.destination.v1.Fault.Abort
-	nil,                              // 37: meshlite.destination.v1.HeaderOps.SetEntry
-	nil,                              // 38: meshlite.destination.v1.HeaderOps.AddEntry
-	nil,                              // 39: meshlite.destination.v1.WatchInboundRequest.LabelsEntry
-	(*AuthzRule_Source)(nil),         // 40: meshlite.destination.v1.AuthzRule.Source
-	(*AuthzRule_Operation)(nil),      // 41: meshlite.destination.v1.AuthzRule.Operation
-	nil,                              // 42: meshlite.destination.v1.InboundPolicy.PortMtlsEntry
-	nil,                              // 43: meshlite.destination.v1.Workload.LabelsEntry
-	nil,                              // 44: meshlite.destination.v1.Workload.PortNamesEntry
-	(*HealthReport_Observation)(nil), // 45: meshlite.destination.v1.HealthReport.Observation
-	(*durationpb.Duration)(nil),      // 46: google.protobuf.Duration
+	(*ListWorkloadsRequest)(nil),     // 33: meshlite.destination.v1.ListWorkloadsRequest
+	(*ListWorkloadsResponse)(nil),    // 34: meshlite.destination.v1.ListWorkloadsResponse
+	nil,                              // 35: meshlite.destination.v1.Endpoint.LabelsEntry
+	nil,                              // 36: meshlite.destination.v1.Subset.LabelsEntry
+	(*Fault_Delay)(nil),              // 37: meshlite.destination.v1.Fault.Delay
+	(*Fault_Abort)(nil),              // 38: meshlite.destination.v1.Fault.Abort
+	nil,                              // 39: meshlite.destination.v1.HeaderOps.SetEntry
+	nil,                              // 40: meshlite.destination.v1.HeaderOps.AddEntry
+	nil,                              // 41: meshlite.destination.v1.WatchInboundRequest.LabelsEntry
+	(*AuthzRule_Source)(nil),         // 42: meshlite.destination.v1.AuthzRule.Source
+	(*AuthzRule_Operation)(nil),      // 43: meshlite.destination.v1.AuthzRule.Operation
+	nil,                              // 44: meshlite.destination.v1.InboundPolicy.PortMtlsEntry
+	nil,                              // 45: meshlite.destination.v1.Workload.LabelsEntry
+	nil,                              // 46: meshlite.destination.v1.Workload.PortNamesEntry
+	(*HealthReport_Observation)(nil), // 47: meshlite.destination.v1.HealthReport.Observation
+	(*durationpb.Duration)(nil),      // 48: google.protobuf.Duration
 }
 var file_internal_api_destination_v1_destination_proto_depIdxs = []int32{
 	6,  // 0: meshlite.destination.v1.Update.add:type_name -> meshlite.destination.v1.Endpoint
 	7,  // 1: meshlite.destination.v1.Update.policy:type_name -> meshlite.destination.v1.Policy
-	33, // 2: meshlite.destination.v1.Endpoint.labels:type_name -> meshlite.destination.v1.Endpoint.LabelsEntry
+	35, // 2: meshlite.destination.v1.Endpoint.labels:type_name -> meshlite.destination.v1.Endpoint.LabelsEntry
 	0,  // 3: meshlite.destination.v1.Endpoint.protocol_hint:type_name -> meshlite.destination.v1.ProtocolHint
 	1,  // 4: meshlite.destination.v1.Policy.balancer:type_name -> meshlite.destination.v1.Balancer
 	9,  // 5: meshlite.destination.v1.Policy.subsets:type_name -> meshlite.destination.v1.Subset
@@ -2878,7 +2975,7 @@ var file_internal_api_destination_v1_destination_proto_depIdxs = []int32{
 	1,  // 11: meshlite.destination.v1.PortPolicy.balancer:type_name -> meshlite.destination.v1.Balancer
 	20, // 12: meshlite.destination.v1.PortPolicy.outlier_detection:type_name -> meshlite.destination.v1.OutlierDetection
 	21, // 13: meshlite.destination.v1.PortPolicy.connection_pool:type_name -> meshlite.destination.v1.ConnectionPool
-	34, // 14: meshlite.destination.v1.Subset.labels:type_name -> meshlite.destination.v1.Subset.LabelsEntry
+	36, // 14: meshlite.destination.v1.Subset.labels:type_name -> meshlite.destination.v1.Subset.LabelsEntry
 	1,  // 15: meshlite.destination.v1.Subset.balancer:type_name -> meshlite.destination.v1.Balancer
 	20, // 16: meshlite.destination.v1.Subset.outlier_detection:type_name -> meshlite.destination.v1.OutlierDetection
 	21, // 17: meshlite.destination.v1.Subset.connection_pool:type_name -> meshlite.destination.v1.ConnectionPool
@@ -2889,53 +2986,56 @@ var file_internal_api_destination_v1_destination_proto_depIdxs = []int32{
 	11, // 22: meshlite.destination.v1.HTTPMatch.headers:type_name -> meshlite.destination.v1.KeyMatch
 	11, // 23: meshlite.destination.v1.HTTPMatch.query_params:type_name -> meshlite.destination.v1.KeyMatch
 	11, // 24: meshlite.destination.v1.HTTPMatch.without_headers:type_name -> meshlite.destination.v1.KeyMatch
-	46, // 25: meshlite.destination.v1.Retry.per_try_timeout:type_name -> google.protobuf.Duration
-	35, // 26: meshlite.destination.v1.Fault.delay:type_name -> meshlite.destination.v1.Fault.Delay
-	36, // 27: meshlite.destination.v1.Fault.abort:type_name -> meshlite.destination.v1.Fault.Abort
-	37, // 28: meshlite.destination.v1.HeaderOps.set:type_name -> meshlite.destination.v1.HeaderOps.SetEntry
-	38, // 29: meshlite.destination.v1.HeaderOps.add:type_name -> meshlite.destination.v1.HeaderOps.AddEntry
+	48, // 25: meshlite.destination.v1.Retry.per_try_timeout:type_name -> google.protobuf.Duration
+	37, // 26: meshlite.destination.v1.Fault.delay:type_name -> meshlite.destination.v1.Fault.Delay
+	38, // 27: meshlite.destination.v1.Fault.abort:type_name -> meshlite.destination.v1.Fault.Abort
+	39, // 28: meshlite.destination.v1.HeaderOps.set:type_name -> meshlite.destination.v1.HeaderOps.SetEntry
+	40, // 29: meshlite.destination.v1.HeaderOps.add:type_name -> meshlite.destination.v1.HeaderOps.AddEntry
 	12, // 30: meshlite.destination.v1.HTTPRoute.matches:type_name -> meshlite.destination.v1.HTTPMatch
 	13, // 31: meshlite.destination.v1.HTTPRoute.backends:type_name -> meshlite.destination.v1.Backend
-	46, // 32: meshlite.destination.v1.HTTPRoute.timeout:type_name -> google.protobuf.Duration
+	48, // 32: meshlite.destination.v1.HTTPRoute.timeout:type_name -> google.protobuf.Duration
 	14, // 33: meshlite.destination.v1.HTTPRoute.retry:type_name -> meshlite.destination.v1.Retry
 	15, // 34: meshlite.destination.v1.HTTPRoute.fault:type_name -> meshlite.destination.v1.Fault
 	17, // 35: meshlite.destination.v1.HTTPRoute.rewrite:type_name -> meshlite.destination.v1.Rewrite
 	16, // 36: meshlite.destination.v1.HTTPRoute.request_headers:type_name -> meshlite.destination.v1.HeaderOps
 	16, // 37: meshlite.destination.v1.HTTPRoute.response_headers:type_name -> meshlite.destination.v1.HeaderOps
 	13, // 38: meshlite.destination.v1.TCPRoute.backends:type_name -> meshlite.destination.v1.Backend
-	46, // 39: meshlite.destination.v1.OutlierDetection.interval:type_name -> google.protobuf.Duration
-	46, // 40: meshlite.destination.v1.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
-	39, // 41: meshlite.destination.v1.WatchInboundRequest.labels:type_name -> meshlite.destination.v1.WatchInboundRequest.LabelsEntry
-	40, // 42: meshlite.destination.v1.AuthzRule.from:type_name -> meshlite.destination.v1.AuthzRule.Source
-	41, // 43: meshlite.destination.v1.AuthzRule.to:type_name -> meshlite.destination.v1.AuthzRule.Operation
+	48, // 39: meshlite.destination.v1.OutlierDetection.interval:type_name -> google.protobuf.Duration
+	48, // 40: meshlite.destination.v1.OutlierDetection.base_ejection_time:type_name -> google.protobuf.Duration
+	41, // 41: meshlite.destination.v1.WatchInboundRequest.labels:type_name -> meshlite.destination.v1.WatchInboundRequest.LabelsEntry
+	42, // 42: meshlite.destination.v1.AuthzRule.from:type_name -> meshlite.destination.v1.AuthzRule.Source
+	43, // 43: meshlite.destination.v1.AuthzRule.to:type_name -> meshlite.destination.v1.AuthzRule.Operation
 	3,  // 44: meshlite.destination.v1.AuthorizationPolicy.action:type_name -> meshlite.destination.v1.AuthzAction
 	23, // 45: meshlite.destination.v1.AuthorizationPolicy.rules:type_name -> meshlite.destination.v1.AuthzRule
 	2,  // 46: meshlite.destination.v1.InboundPolicy.mtls_mode:type_name -> meshlite.destination.v1.MTLSMode
-	42, // 47: meshlite.destination.v1.InboundPolicy.port_mtls:type_name -> meshlite.destination.v1.InboundPolicy.PortMtlsEntry
+	44, // 47: meshlite.destination.v1.InboundPolicy.port_mtls:type_name -> meshlite.destination.v1.InboundPolicy.PortMtlsEntry
 	24, // 48: meshlite.destination.v1.InboundPolicy.authorization:type_name -> meshlite.destination.v1.AuthorizationPolicy
-	43, // 49: meshlite.destination.v1.Workload.labels:type_name -> meshlite.destination.v1.Workload.LabelsEntry
-	44, // 50: meshlite.destination.v1.Workload.port_names:type_name -> meshlite.destination.v1.Workload.PortNamesEntry
+	45, // 49: meshlite.destination.v1.Workload.labels:type_name -> meshlite.destination.v1.Workload.LabelsEntry
+	46, // 50: meshlite.destination.v1.Workload.port_names:type_name -> meshlite.destination.v1.Workload.PortNamesEntry
 	26, // 51: meshlite.destination.v1.RegisterRequest.workload:type_name -> meshlite.destination.v1.Workload
-	46, // 52: meshlite.destination.v1.RegisterRequest.ttl:type_name -> google.protobuf.Duration
-	46, // 53: meshlite.destination.v1.RegisterResponse.ttl:type_name -> google.protobuf.Duration
-	45, // 54: meshlite.destination.v1.HealthReport.observations:type_name -> meshlite.destination.v1.HealthReport.Observation
-	46, // 55: meshlite.destination.v1.Fault.Delay.fixed_delay:type_name -> google.protobuf.Duration
-	2,  // 56: meshlite.destination.v1.InboundPolicy.PortMtlsEntry.value:type_name -> meshlite.destination.v1.MTLSMode
-	4,  // 57: meshlite.destination.v1.Destination.Watch:input_type -> meshlite.destination.v1.WatchRequest
-	27, // 58: meshlite.destination.v1.Destination.Register:input_type -> meshlite.destination.v1.RegisterRequest
-	29, // 59: meshlite.destination.v1.Destination.Deregister:input_type -> meshlite.destination.v1.DeregisterRequest
-	31, // 60: meshlite.destination.v1.Destination.ReportHealth:input_type -> meshlite.destination.v1.HealthReport
-	22, // 61: meshlite.destination.v1.Destination.WatchInbound:input_type -> meshlite.destination.v1.WatchInboundRequest
-	5,  // 62: meshlite.destination.v1.Destination.Watch:output_type -> meshlite.destination.v1.Update
-	28, // 63: meshlite.destination.v1.Destination.Register:output_type -> meshlite.destination.v1.RegisterResponse
-	30, // 64: meshlite.destination.v1.Destination.Deregister:output_type -> meshlite.destination.v1.DeregisterResponse
-	32, // 65: meshlite.destination.v1.Destination.ReportHealth:output_type -> meshlite.destination.v1.HealthReportResponse
-	25, // 66: meshlite.destination.v1.Destination.WatchInbound:output_type -> meshlite.destination.v1.InboundPolicy
-	62, // [62:67] is the sub-list for method output_type
-	57, // [57:62] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	48, // 52: meshlite.destination.v1.RegisterRequest.ttl:type_name -> google.protobuf.Duration
+	48, // 53: meshlite.destination.v1.RegisterResponse.ttl:type_name -> google.protobuf.Duration
+	47, // 54: meshlite.destination.v1.HealthReport.observations:type_name -> meshlite.destination.v1.HealthReport.Observation
+	26, // 55: meshlite.destination.v1.ListWorkloadsResponse.workloads:type_name -> meshlite.destination.v1.Workload
+	48, // 56: meshlite.destination.v1.Fault.Delay.fixed_delay:type_name -> google.protobuf.Duration
+	2,  // 57: meshlite.destination.v1.InboundPolicy.PortMtlsEntry.value:type_name -> meshlite.destination.v1.MTLSMode
+	4,  // 58: meshlite.destination.v1.Destination.Watch:input_type -> meshlite.destination.v1.WatchRequest
+	27, // 59: meshlite.destination.v1.Destination.Register:input_type -> meshlite.destination.v1.RegisterRequest
+	29, // 60: meshlite.destination.v1.Destination.Deregister:input_type -> meshlite.destination.v1.DeregisterRequest
+	31, // 61: meshlite.destination.v1.Destination.ReportHealth:input_type -> meshlite.destination.v1.HealthReport
+	22, // 62: meshlite.destination.v1.Destination.WatchInbound:input_type -> meshlite.destination.v1.WatchInboundRequest
+	33, // 63: meshlite.destination.v1.Destination.ListWorkloads:input_type -> meshlite.destination.v1.ListWorkloadsRequest
+	5,  // 64: meshlite.destination.v1.Destination.Watch:output_type -> meshlite.destination.v1.Update
+	28, // 65: meshlite.destination.v1.Destination.Register:output_type -> meshlite.destination.v1.RegisterResponse
+	30, // 66: meshlite.destination.v1.Destination.Deregister:output_type -> meshlite.destination.v1.DeregisterResponse
+	32, // 67: meshlite.destination.v1.Destination.ReportHealth:output_type -> meshlite.destination.v1.HealthReportResponse
+	25, // 68: meshlite.destination.v1.Destination.WatchInbound:output_type -> meshlite.destination.v1.InboundPolicy
+	34, // 69: meshlite.destination.v1.Destination.ListWorkloads:output_type -> meshlite.destination.v1.ListWorkloadsResponse
+	64, // [64:70] is the sub-list for method output_type
+	58, // [58:64] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_internal_api_destination_v1_destination_proto_init() }
@@ -2954,7 +3054,7 @@ func file_internal_api_destination_v1_destination_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_api_destination_v1_destination_proto_rawDesc), len(file_internal_api_destination_v1_destination_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

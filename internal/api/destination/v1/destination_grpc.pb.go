@@ -23,11 +23,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Destination_Watch_FullMethodName        = "/meshlite.destination.v1.Destination/Watch"
-	Destination_Register_FullMethodName     = "/meshlite.destination.v1.Destination/Register"
-	Destination_Deregister_FullMethodName   = "/meshlite.destination.v1.Destination/Deregister"
-	Destination_ReportHealth_FullMethodName = "/meshlite.destination.v1.Destination/ReportHealth"
-	Destination_WatchInbound_FullMethodName = "/meshlite.destination.v1.Destination/WatchInbound"
+	Destination_Watch_FullMethodName         = "/meshlite.destination.v1.Destination/Watch"
+	Destination_Register_FullMethodName      = "/meshlite.destination.v1.Destination/Register"
+	Destination_Deregister_FullMethodName    = "/meshlite.destination.v1.Destination/Deregister"
+	Destination_ReportHealth_FullMethodName  = "/meshlite.destination.v1.Destination/ReportHealth"
+	Destination_WatchInbound_FullMethodName  = "/meshlite.destination.v1.Destination/WatchInbound"
+	Destination_ListWorkloads_FullMethodName = "/meshlite.destination.v1.Destination/ListWorkloads"
 )
 
 // DestinationClient is the client API for Destination service.
@@ -50,6 +51,10 @@ type DestinationClient interface {
 	// authentication and authorization), first in full, then each time it
 	// changes.
 	WatchInbound(ctx context.Context, in *WatchInboundRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[InboundPolicy], error)
+	// ListWorkloads lists the workloads the service knows (registered ones
+	// with the embedded registry, meshed endpoints with Kubernetes), so that
+	// meshctl can find every proxy.
+	ListWorkloads(ctx context.Context, in *ListWorkloadsRequest, opts ...grpc.CallOption) (*ListWorkloadsResponse, error)
 }
 
 type destinationClient struct {
@@ -128,6 +133,16 @@ func (c *destinationClient) WatchInbound(ctx context.Context, in *WatchInboundRe
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Destination_WatchInboundClient = grpc.ServerStreamingClient[InboundPolicy]
 
+func (c *destinationClient) ListWorkloads(ctx context.Context, in *ListWorkloadsRequest, opts ...grpc.CallOption) (*ListWorkloadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWorkloadsResponse)
+	err := c.cc.Invoke(ctx, Destination_ListWorkloads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DestinationServer is the server API for Destination service.
 // All implementations must embed UnimplementedDestinationServer
 // for forward compatibility.
@@ -148,6 +163,10 @@ type DestinationServer interface {
 	// authentication and authorization), first in full, then each time it
 	// changes.
 	WatchInbound(*WatchInboundRequest, grpc.ServerStreamingServer[InboundPolicy]) error
+	// ListWorkloads lists the workloads the service knows (registered ones
+	// with the embedded registry, meshed endpoints with Kubernetes), so that
+	// meshctl can find every proxy.
+	ListWorkloads(context.Context, *ListWorkloadsRequest) (*ListWorkloadsResponse, error)
 	mustEmbedUnimplementedDestinationServer()
 }
 
@@ -172,6 +191,9 @@ func (UnimplementedDestinationServer) ReportHealth(context.Context, *HealthRepor
 }
 func (UnimplementedDestinationServer) WatchInbound(*WatchInboundRequest, grpc.ServerStreamingServer[InboundPolicy]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchInbound not implemented")
+}
+func (UnimplementedDestinationServer) ListWorkloads(context.Context, *ListWorkloadsRequest) (*ListWorkloadsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListWorkloads not implemented")
 }
 func (UnimplementedDestinationServer) mustEmbedUnimplementedDestinationServer() {}
 func (UnimplementedDestinationServer) testEmbeddedByValue()                     {}
@@ -270,6 +292,24 @@ func _Destination_WatchInbound_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Destination_WatchInboundServer = grpc.ServerStreamingServer[InboundPolicy]
 
+func _Destination_ListWorkloads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWorkloadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DestinationServer).ListWorkloads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Destination_ListWorkloads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DestinationServer).ListWorkloads(ctx, req.(*ListWorkloadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Destination_ServiceDesc is the grpc.ServiceDesc for Destination service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -288,6 +328,10 @@ var Destination_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportHealth",
 			Handler:    _Destination_ReportHealth_Handler,
+		},
+		{
+			MethodName: "ListWorkloads",
+			Handler:    _Destination_ListWorkloads_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
