@@ -17,9 +17,11 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	destinationv1 "github.com/meshlite/meshlite/internal/api/destination/v1"
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/accesslog"
 	"github.com/meshlite/meshlite/proxy/admin"
+	"github.com/meshlite/meshlite/proxy/authz"
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/detect"
 	"github.com/meshlite/meshlite/proxy/discovery"
@@ -47,6 +49,8 @@ type Proxy struct {
 	discovery         *discovery.Client // nil without a destination service
 	endpoints         *endpoints.Resolver
 	registrar         *discovery.Registrar // nil when the workload is not registered
+	inboundPolicy     *server.InboundPolicy
+	inboundLoaded     atomic.Bool // the first inbound policy arrived
 	tap               *tap.Hub
 	tracer            *trace.Tracer      // nil without a trace collector
 	logExport         *trace.LogExporter // nil without a log collector
@@ -158,6 +162,8 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (_ *Proxy, err e
 	}
 	inCfg := base
 	inCfg.Direction, inCfg.Resolver = conninfo.Inbound, resolve.Localhost
+	p.inboundPolicy = &server.InboundPolicy{}
+	inCfg.Inbound = p.inboundPolicy
 	inCfg.Log = log.With().Str("direction", "inbound").Logger()
 	if p.inbound, err = server.New(inCfg); err != nil {
 		return nil, fmt.Errorf("proxy: inbound: %w", err)
@@ -266,6 +272,25 @@ func (p *Proxy) discover(cfg Config, ident server.Identity, next resolve.Resolve
 	return nil
 }
 
+// workloadSelector names this workload for inbound policy: its namespace
+// and labels.
+func (p *Proxy) workloadSelector() (string, map[string]string) {
+	w, _ := p.cfg.Destination.workload(p.cfg.Identity.Namespace, "")
+	return w.Namespace, w.Labels
+}
+
+// applyInbound puts a new inbound policy in force; a policy that does not
+// compile leaves the last good one.
+func (p *Proxy) applyInbound(ip *destinationv1.InboundPolicy) {
+	pol, err := authz.Compile(ip)
+	if err != nil {
+		p.log.Warn().Err(err).Msg("inbound policy refused; keeping the last good one")
+		return
+	}
+	p.inboundPolicy.Store(pol)
+	p.inboundLoaded.Store(true)
+}
+
 // inboundPort is the port of the inbound listener address, or the default.
 func inboundPort(addr string) uint16 {
 	if port, ok := listenPort(addr); ok && port != 0 {
@@ -277,7 +302,8 @@ func inboundPort(addr string) uint16 {
 // Ready reports whether the proxy serves traffic: its listeners are up, it
 // is not draining, and, with an identity service, it holds a certificate.
 func (p *Proxy) Ready() bool {
-	return p.ready.Load() && (p.identity == nil || p.identity.Ready())
+	return p.ready.Load() && (p.identity == nil || p.identity.Ready()) &&
+		(p.discovery == nil || p.inboundLoaded.Load())
 }
 
 // sourceOf turns a possibly nil Identity into a possibly nil mtls.Source
@@ -335,6 +361,16 @@ func (p *Proxy) Run(ctx context.Context) error {
 	// sending new work here while what is in flight finishes.
 	regCtx, regCancel := context.WithCancel(ctx)
 	defer regCancel()
+	if p.discovery != nil {
+		// The workload's inbound policy: the proxy is not ready before
+		// the first one, so that a STRICT workload never admits plaintext.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ns, labels := p.workloadSelector()
+			p.discovery.WatchInbound(connCtx, ns, labels, p.applyInbound)
+		}()
+	}
 	if p.registrar != nil {
 		wg.Add(1)
 		go func() {

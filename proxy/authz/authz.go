@@ -301,3 +301,10 @@ func namespaceOf(id string) string {
 	ns, _, _ := strings.Cut(rest, "/")
 	return ns
 }
+
+// Authorizes reports whether the policy has any authorization rule (ALLOW,
+// DENY or AUDIT) to evaluate; without one every request is allowed and
+// paths need not be normalized.
+func (p *Policy) Authorizes() bool {
+	return p != nil && len(p.deny)+len(p.allow)+len(p.audit) > 0
+}

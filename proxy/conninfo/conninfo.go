@@ -62,6 +62,8 @@ type Hop struct {
 	Route string
 	// Retries counts the attempts after the first.
 	Retries int
+	// Audit names the AUDIT authorization policies the request matched.
+	Audit string
 }
 
 type hopKey struct{}

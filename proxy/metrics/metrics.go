@@ -38,6 +38,7 @@ type Proxy struct {
 	tcpRead      *prometheus.CounterVec
 	tcpWrite     *prometheus.CounterVec
 	detect       *prometheus.CounterVec
+	authzDeny    *prometheus.CounterVec
 
 	authorities bounded
 	identities  bounded
@@ -81,6 +82,10 @@ func New() *Proxy {
 	p.detect = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "protocol_detect_total", Help: "Total count of protocol detections, by result.",
 	}, []string{"direction", "result"})
+	p.authzDeny = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "inbound_authz_deny_total", Help: "Total count of inbound requests (HTTP) and connections (TCP) denied by authorization policy or peer authentication, by deciding policy.",
+	}, []string{"protocol", "policy"})
+	p.Registry.MustRegister(p.authzDeny)
 	p.Registry.MustRegister(p.requests, p.responses, p.latency, p.rejected,
 		p.tcpOpen, p.tcpOpenConns, p.tcpClose, p.tcpRead, p.tcpWrite, p.detect,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -135,6 +140,13 @@ func Classify(status int, grpcStatus string) string {
 // Rejected counts a request the proxy refused before handling it.
 func (p *Proxy) Rejected(direction string, status int) {
 	p.rejected.WithLabelValues(direction, statusLabel(status)).Inc()
+}
+
+// AuthzDenied counts an inbound request ("http") or connection ("tcp")
+// denied by policy (the policy's "namespace/name", "default-deny", or
+// "peer-authentication").
+func (p *Proxy) AuthzDenied(protocol, policy string) {
+	p.authzDeny.WithLabelValues(protocol, p.identities.value(policy)).Inc()
 }
 
 // Detected counts a protocol detection outcome.

@@ -56,7 +56,7 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 		latencyMs := float64(elapsed.Microseconds()) / 1000
 		cfg.Metrics.Request(labels, status, grpcStatus, panicked, latencyMs)
 		trace.Observe(r.Context(), trace.Outcome{Status: status, GRPCStatus: grpcStatus, Reset: panicked, Endpoint: hop.Endpoint,
-			TLS: labels.TLS, ClientID: labels.ClientID, ServerID: labels.ServerID, Route: hop.Route})
+			TLS: labels.TLS, ClientID: labels.ClientID, ServerID: labels.ServerID, Route: hop.Route, Retries: hop.Retries})
 		if cfg.Tap != nil && cfg.Tap.Active() {
 			e := tap.Event{Time: start.Add(elapsed), Direction: labels.Direction, Kind: "http", Client: r.RemoteAddr,
 				ClientID: labels.ClientID, Authority: r.Host, ServerID: labels.ServerID, TLS: labels.TLS,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshlite/meshlite/proxy/conninfo"
+	"github.com/meshlite/meshlite/proxy/detect"
 	"github.com/meshlite/meshlite/proxy/metrics"
 	"github.com/meshlite/meshlite/proxy/mtls"
 )
@@ -63,6 +64,13 @@ func (s *Server) serveMeshed(ctx context.Context, c *net.TCPConn, hello []byte, 
 	local := addrPort(c.LocalAddr())
 	info.TLS, info.Peer = true, peer
 	info.OrigDst = netip.AddrPortFrom(local.Addr(), h.Port)
+	proto := detect.Opaque
+	if h.Proto != mtls.ProtoOpaque {
+		proto = detect.HTTP1 // authorized per request
+	}
+	if !s.admit(tc, info, proto) {
+		return
+	}
 	closed := s.cfg.Metrics.TCPOpen(metrics.TCPLabels{
 		Direction: string(s.cfg.Direction), TLS: true, ClientID: peer.String(), ServerID: s.self.String(),
 	})

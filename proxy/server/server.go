@@ -75,6 +75,9 @@ type Config struct {
 	Tap *tap.Hub
 	// Trace makes a span per request; nil only propagates trace context.
 	Trace *trace.Tracer
+	// Inbound is the workload's inbound policy (peer authentication and
+	// authorization), inbound only; nil allows everything.
+	Inbound *InboundPolicy
 }
 
 // Identity is the proxy's own identity as the data path needs it.
@@ -118,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	var handler http.Handler = &forward.Forwarder{Resolver: cfg.Resolver, Targets: cfg.Targets, Upstream: cfg.Upstream, Log: cfg.Log}
 	if cfg.Direction == conninfo.Inbound {
-		handler = clientIDHeader(handler)
+		handler = s.authorizeHTTP(clientIDHeader(handler))
 	}
 	handler = observe.Middleware(observe.Config{Metrics: cfg.Metrics, AccessLog: cfg.AccessLog, Tap: cfg.Tap})(handler)
 	handler = cfg.Trace.Middleware(cfg.Direction)(handler) // before observe, which logs the span's IDs
@@ -288,6 +291,9 @@ func (s *Server) serveConn(ctx context.Context, c *net.TCPConn) {
 		return
 	}
 
+	if s.cfg.Direction == conninfo.Inbound && !s.admit(c, info, res.Protocol) {
+		return
+	}
 	closed := s.cfg.Metrics.TCPOpen(metrics.TCPLabels{Direction: dir})
 	switch res.Protocol {
 	case detect.HTTP1, detect.HTTP2:
@@ -299,6 +305,29 @@ func (s *Server) serveConn(ctx context.Context, c *net.TCPConn) {
 		read, written, errLabel := s.forwardTCP(ctx, c, res.Prefix, info, start, res.Protocol.String())
 		closed(read, written, errLabel)
 	}
+}
+
+// admit applies the inbound policy to a connection before it is served:
+// peer authentication for every connection, authorization for opaque TCP
+// (HTTP is authorized per request). A refused connection is closed.
+func (s *Server) admit(c net.Conn, info *conninfo.Info, proto detect.Protocol) bool {
+	if ok, why := s.admitConn(info); !ok {
+		s.cfg.Metrics.AuthzDenied("tcp", "peer-authentication")
+		s.cfg.Log.Info().Str("client", info.Client.String()).Str("client_id", info.Peer.String()).Msg(why)
+		c.Close()
+		return false
+	}
+	if proto == detect.HTTP1 || proto == detect.HTTP2 {
+		return true
+	}
+	if d, ok := s.authorizeTCP(info); !ok {
+		s.cfg.Metrics.AuthzDenied("tcp", policyLabel(d))
+		s.cfg.Log.Info().Str("client", info.Client.String()).Str("client_id", info.Peer.String()).
+			Str("policy", policyLabel(d)).Msg("connection denied by authorization policy")
+		c.Close()
+		return false
+	}
+	return true
 }
 
 // serveHTTP hands an HTTP connection to the server of its protocol.

@@ -332,6 +332,8 @@ type Outcome struct {
 	ClientID, ServerID string
 	// Route names the route that matched, if any.
 	Route string
+	// Retries counts the attempts after the first.
+	Retries int
 }
 
 // Observe records the outcome on the request's span, if it has a
@@ -364,6 +366,9 @@ func Observe(ctx context.Context, o Outcome) {
 	if o.Route != "" {
 		attrs = append(attrs, attribute.String("http.route", o.Route))
 		h.span.SetName(h.name(o.Route))
+	}
+	if o.Retries > 0 {
+		attrs = append(attrs, attribute.Int("meshlite.retries", o.Retries))
 	}
 	if o.Reset {
 		attrs = append(attrs, attribute.Bool("meshlite.reset", true))

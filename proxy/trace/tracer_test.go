@@ -58,7 +58,7 @@ func spans(t *testing.T, tr *Tracer, exp *tracetest.InMemoryExporter) tracetest.
 func attrMap(kvs []attribute.KeyValue) map[string]string {
 	m := map[string]string{}
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -171,13 +171,13 @@ func TestObserve(t *testing.T) {
 	through(t, tr, conninfo.Outbound, nil, func(w http.ResponseWriter, r *http.Request) {
 		Retry(r.Context(), 1, ep, "connect refused")
 		Observe(r.Context(), Outcome{Status: 502, Endpoint: ep, TLS: true, ClientID: "spiffe://td/ns/a/sa/a",
-			ServerID: "spiffe://td/ns/b/sa/b", Route: "/users/{id}"})
+			ServerID: "spiffe://td/ns/b/sa/b", Route: "/users/{id}", Retries: 2})
 	})
 	s := spans(t, tr, exp)[0]
 	a := attrMap(s.Attributes)
 	for k, v := range map[string]string{"http.response.status_code": "502", "meshlite.endpoint": "10.0.0.7:4143", "meshlite.tls": "true",
 		"meshlite.client_id": "spiffe://td/ns/a/sa/a", "meshlite.server_id": "spiffe://td/ns/b/sa/b", "http.route": "/users/{id}",
-		"meshlite.retries": "1"} {
+		"meshlite.retries": "2"} {
 		if a[k] != v {
 			t.Errorf("%s = %q, want %q", k, a[k], v)
 		}

@@ -213,9 +213,9 @@ func TestPeakEWMAAvoidsSlowReplica(t *testing.T) {
 	c := newCaller(client)
 	waitEndpoints(t, mesh, c, 3)
 	for _, r := range reps {
-		r.delay.Store(int64(2 * time.Millisecond))
+		r.delay.Store(int64(10 * time.Millisecond))
 	}
-	reps[2].delay.Store(int64(20 * time.Millisecond)) // 10× slower
+	reps[2].delay.Store(int64(100 * time.Millisecond)) // 10× slower
 	counts, errs := c.spray(2000, 8)
 	if len(errs) > 0 {
 		t.Fatalf("failed requests: %v", errs)
