@@ -42,6 +42,27 @@ tools: kube-tools $(TOOLS_DIR)/h2spec $(TOOLS_DIR)/staticcheck $(TOOLS_DIR)/prot
 kube-tools: ## build kube-apiserver, kube-controller-manager, kubectl and etcd (pinned) into $(TOOLS_DIR); ~10 min the first time
 	@bash hack/kube/build.sh
 
+# Jaeger all-in-one is the trace backend of the tracing tests (spans over
+# OTLP, queried back through its API); see docs/observability.md.
+.PHONY: jaeger
+tools: jaeger
+jaeger: ## build Jaeger all-in-one v1.76.0 into $(TOOLS_DIR) for the tracing tests; ~8-11 min the first time
+	@bash hack/jaeger/build.sh
+
+# kubeconform validates meshctl inject's and install's output in the tests,
+# offline, against the schemas in internal/inject/testdata/schemas.
+KUBECONFORM_VERSION := v0.8.0
+.PHONY: kubeconform kubeschemas
+tools: $(TOOLS_DIR)/kubeconform
+kubeconform: $(TOOLS_DIR)/kubeconform ## install kubeconform (pinned) into $(TOOLS_DIR)
+
+$(TOOLS_DIR)/kubeconform:
+	@mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+kubeschemas: ## regenerate the strict JSON schemas kubeconform uses, from k8s.io/kubernetes' OpenAPI document
+	$(GO) run ./hack/kubeschemas -out internal/inject/testdata/schemas
+
 $(TOOLS_DIR)/h2spec:
 	@mkdir -p $(TOOLS_DIR)
 	GOBIN=$(TOOLS_DIR) $(GO) install github.com/summerwind/h2spec/cmd/h2spec@$(H2SPEC_VERSION)

@@ -6,6 +6,7 @@
 //	GET  /logs/level  the current log level
 //	PUT  /logs/level  set the log level (body: a level name)
 //	GET  /tap         live request events, newline-delimited JSON
+//	POST /shutdown    stop gracefully (when enabled; loopback clients only)
 //	GET  /logs        recent and live access-log lines, newline-delimited JSON
 //
 // The log level, the tap and the logs are for operators only: they answer clients on
@@ -45,6 +46,9 @@ type Config struct {
 	// Authorized says whether a client over mutual TLS, by SPIFFE ID, may
 	// use the operator endpoints; nil allows loopback clients only.
 	Authorized func(spiffeid.ID) bool
+	// Shutdown, when set, serves POST /shutdown from loopback: the
+	// application of a Job asks its (classic, non-native) sidecar to stop.
+	Shutdown func()
 }
 
 // Handler returns the admin mux.
@@ -68,6 +72,16 @@ func Handler(cfg Config) http.Handler {
 		}
 		logLevel(cfg.Level, w, r)
 	})
+	if cfg.Shutdown != nil {
+		mux.HandleFunc("POST /shutdown", func(w http.ResponseWriter, r *http.Request) {
+			if !fromLoopback(r) {
+				http.Error(w, "shutdown is only reachable from loopback", http.StatusForbidden)
+				return
+			}
+			io.WriteString(w, "shutting down\n") //nolint:errcheck // best effort
+			cfg.Shutdown()
+		})
+	}
 	if cfg.Tap != nil {
 		mux.HandleFunc("GET /tap", func(w http.ResponseWriter, r *http.Request) {
 			if !operator(cfg, r) {

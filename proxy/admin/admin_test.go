@@ -113,3 +113,29 @@ func TestTapRefusesRemoteClients(t *testing.T) {
 		t.Fatalf("remote /tap without mutual TLS = %d", rec.Code)
 	}
 }
+
+func TestShutdownEndpoint(t *testing.T) {
+	_, lvl := logging.New(io.Discard, zerolog.InfoLevel)
+	called := make(chan struct{}, 1)
+	h := Handler(Config{Registry: prometheus.NewRegistry(), Level: lvl, Shutdown: func() { called <- struct{}{} }})
+	remote := httptest.NewRequest("POST", "/shutdown", nil)
+	remote.RemoteAddr = "10.1.2.3:5555"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, remote)
+	if rec.Code != http.StatusForbidden || len(called) != 0 {
+		t.Fatalf("remote POST /shutdown = %d", rec.Code)
+	}
+	local := httptest.NewRequest("POST", "/shutdown", nil)
+	local.RemoteAddr = "127.0.0.1:5555"
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, local)
+	if rec.Code != http.StatusOK || len(called) != 1 {
+		t.Fatalf("loopback POST /shutdown = %d, called %d", rec.Code, len(called))
+	}
+	// Without Shutdown configured the endpoint does not exist.
+	rec = httptest.NewRecorder()
+	Handler(Config{Registry: prometheus.NewRegistry(), Level: lvl}).ServeHTTP(rec, httptest.NewRequest("POST", "/shutdown", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("POST /shutdown without the endpoint = %d", rec.Code)
+	}
+}

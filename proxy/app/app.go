@@ -61,6 +61,8 @@ type Proxy struct {
 	admin             *http.Server
 	lnAdmin           net.Listener
 	ready             atomic.Bool
+	stop              chan struct{} // closed by POST /shutdown
+	stopOnce          sync.Once
 }
 
 // New validates cfg, opens the listeners and builds the proxy. Logs go to
@@ -168,9 +170,13 @@ func New(cfg Config, out io.Writer, origDst server.OrigDstFunc) (_ *Proxy, err e
 	if p.inbound, err = server.New(inCfg); err != nil {
 		return nil, fmt.Errorf("proxy: inbound: %w", err)
 	}
+	var shutdown func()
+	if cfg.ShutdownEndpoint {
+		shutdown = p.requestShutdown
+	}
 	p.admin = &http.Server{
 		Handler: admin.Handler(admin.Config{Registry: p.Metrics.Registry, Level: level, Ready: p.Ready, Tap: p.tap,
-			Logs: p.logsHandler(ident), Authorized: cfg.adminAuthorized(ident)}),
+			Logs: p.logsHandler(ident), Authorized: cfg.adminAuthorized(ident), Shutdown: shutdown}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	if err := p.listen(); err != nil {
@@ -299,6 +305,9 @@ func inboundPort(addr string) uint16 {
 	return resolve.DefaultMeshPort
 }
 
+// requestShutdown starts the graceful shutdown, as SIGTERM does.
+func (p *Proxy) requestShutdown() { p.stopOnce.Do(func() { close(p.stop) }) }
+
 // Ready reports whether the proxy serves traffic: its listeners are up, it
 // is not draining, and, with an identity service, it holds a certificate.
 func (p *Proxy) Ready() bool {
@@ -384,7 +393,12 @@ func (p *Proxy) Run(ctx context.Context) error {
 	out, in, adm := p.Addrs()
 	p.log.Info().Str("outbound", out.String()).Str("inbound", in.String()).Str("admin", adm.String()).Msg("meshlite-proxy serving")
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-p.stop:
+		p.log.Info().Msg("shutdown requested on the admin port")
+		cancel()
+	}
 	p.ready.Store(false)
 	p.log.Info().Dur("grace", p.cfg.ShutdownGrace).Msg("draining")
 	graceCtx, graceCancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownGrace)

@@ -72,6 +72,9 @@ type Config struct {
 	AdminAuthorizedNamespace string // meshlite
 	// Telemetry configures tracing, OTLP log export and /logs.
 	Telemetry TelemetryConfig
+	// ShutdownEndpoint serves POST /shutdown on the admin port (loopback
+	// only), for Jobs whose proxy is a classic sidecar.
+	ShutdownEndpoint bool // false
 }
 
 // Default returns the defaults.
@@ -124,6 +127,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MeshedEndpointsFile, "meshed-endpoints-file", c.MeshedEndpointsFile, "file of ADDR=SPIFFE_ID entries, one per line, like --meshed-endpoints")
 	fs.UintVar(&c.MeshPort, "mesh-port", c.MeshPort, "inbound port of peer proxies, where mutual TLS connections go")
 	c.Destination.registerFlags(fs)
+	fs.BoolVar(&c.ShutdownEndpoint, "shutdown-endpoint", c.ShutdownEndpoint, "serve POST /shutdown on the admin port, from loopback, to stop gracefully (classic sidecars of Jobs)")
 	fs.StringVar(&c.AdminAuthorizedNamespace, "admin-authorized-namespace", c.AdminAuthorizedNamespace, "namespace whose identities may use /tap and /logs/level over mutual TLS (empty: loopback only)")
 	c.Telemetry.registerFlags(fs)
 }
