@@ -30,6 +30,7 @@ import (
 	"github.com/meshlite/meshlite/destination/lease"
 	"github.com/meshlite/meshlite/destination/registry"
 	"github.com/meshlite/meshlite/destination/server"
+	"github.com/meshlite/meshlite/destination/translate"
 	destinationv1 "github.com/meshlite/meshlite/internal/api/destination/v1"
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/identity"
@@ -153,7 +154,7 @@ func (a *App) newBackend(td spiffeid.TrustDomain) error {
 			return fmt.Errorf("%w: kubernetes: %w", ErrConfig, err)
 		}
 		a.kube, err = kube.New(kube.Config{RESTConfig: rc, TrustDomain: td, AllMeshed: a.cfg.KubeAllMeshed,
-			MeshPort: uint16(a.cfg.MeshPort), Log: a.log})
+			MeshPort: uint16(a.cfg.MeshPort), Translate: a.translateOptions(), CRDRecheck: a.cfg.KubeCRDRecheck, Log: a.log})
 		if err != nil {
 			return fmt.Errorf("destination: %w", err)
 		}
@@ -173,7 +174,7 @@ func (a *App) newBackend(td spiffeid.TrustDomain) error {
 			Dir: a.cfg.ConfigDir, PollInterval: a.cfg.PollInterval, Log: a.log,
 			Lease: lease.Config{Path: a.cfg.StateFile, TTL: a.cfg.LeaseTTL,
 				Registrations: a.metrics.registrations, Expiries: a.metrics.expiries},
-			Checks: a.metrics.checks, Reloads: a.metrics.reloads,
+			Checks: a.metrics.checks, Reloads: a.metrics.reloads, Translate: a.translateOptions(),
 		})
 		if err != nil {
 			return fmt.Errorf("destination: %w", err)
@@ -181,6 +182,12 @@ func (a *App) newBackend(td spiffeid.TrustDomain) error {
 		a.backend = a.embedded
 		return nil
 	}
+}
+
+// translateOptions configures the translation of Istio and Gateway API
+// resources.
+func (a *App) translateOptions() translate.Options {
+	return translate.Options{ClusterDomain: a.cfg.ClusterDomain, RootNamespace: a.cfg.RootNamespace}
 }
 
 func (a *App) closeBackend() {

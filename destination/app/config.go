@@ -5,12 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/meshlite/meshlite/destination/health"
+	"github.com/meshlite/meshlite/destination/kube"
 	"github.com/meshlite/meshlite/destination/lease"
+	"github.com/meshlite/meshlite/destination/translate"
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/identity"
 )
@@ -49,9 +53,15 @@ type Config struct {
 	Kubeconfig    string // "": in-cluster configuration
 	KubeAllMeshed bool   // false: only pods annotated meshlite.io/proxy-version are meshed
 	MeshPort      uint   // 4143: a meshed pod's proxy inbound port
+	// KubeCRDRecheck is how often the API is asked again for the Istio
+	// and Gateway API custom resources that are not installed.
+	KubeCRDRecheck time.Duration // 30s
 
-	TrustDomain      string        // cluster.local
-	ClusterDomain    string        // cluster.local
+	TrustDomain   string // cluster.local
+	ClusterDomain string // cluster.local
+	// RootNamespace holds the PeerAuthentication and AuthorizationPolicy
+	// resources that apply to the whole mesh.
+	RootNamespace    string        // meshlite
 	PassiveEjectTime time.Duration // 30s: how long an endpoint reported failing stays out
 
 	// Insecure serves plaintext gRPC without authentication: for tests
@@ -78,8 +88,10 @@ func Default() Config {
 		StateFile:        "/var/lib/meshlite/destination.db",
 		LeaseTTL:         lease.DefaultTTL,
 		MeshPort:         4143,
+		KubeCRDRecheck:   kube.DefaultCRDRecheck,
 		TrustDomain:      "cluster.local",
 		ClusterDomain:    "cluster.local",
+		RootNamespace:    translate.DefaultRootNamespace,
 		PassiveEjectTime: health.DefaultEjectFor,
 		Identity:         id,
 		LogLevel:         "info",
@@ -99,8 +111,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "kubernetes: kubeconfig file (empty: in-cluster configuration)")
 	fs.BoolVar(&c.KubeAllMeshed, "kube-all-meshed", c.KubeAllMeshed, "kubernetes: treat every pod as meshed, not only those annotated meshlite.io/proxy-version")
 	fs.UintVar(&c.MeshPort, "mesh-port", c.MeshPort, "kubernetes: a meshed pod's proxy inbound port")
+	fs.DurationVar(&c.KubeCRDRecheck, "kube-crd-recheck", c.KubeCRDRecheck, "kubernetes: how often to look again for Istio and Gateway API custom resources that are not installed")
 	fs.StringVar(&c.TrustDomain, "trust-domain", c.TrustDomain, "the mesh's trust domain: workload identities are spiffe://<trust-domain>/ns/<ns>/sa/<sa>")
 	fs.StringVar(&c.ClusterDomain, "cluster-domain", c.ClusterDomain, "DNS suffix of fully qualified service names (name.ns.svc.<cluster-domain>)")
+	fs.StringVar(&c.RootNamespace, "root-namespace", c.RootNamespace, "namespace whose PeerAuthentication and AuthorizationPolicy resources apply to the whole mesh")
 	fs.DurationVar(&c.PassiveEjectTime, "passive-eject-time", c.PassiveEjectTime, "how long an endpoint that proxies report failing stays out of the sets, unless reported healthy sooner")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "serve plaintext gRPC with no authentication (tests and demos only)")
 	c.Identity.RegisterFlags(fs)
@@ -128,7 +142,8 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"poll-interval", c.PollInterval}, {"lease-ttl", c.LeaseTTL}, {"passive-eject-time", c.PassiveEjectTime}} {
+	}{{"poll-interval", c.PollInterval}, {"lease-ttl", c.LeaseTTL}, {"passive-eject-time", c.PassiveEjectTime},
+		{"kube-crd-recheck", c.KubeCRDRecheck}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive, got %v", d.name, d.v))
 		}
@@ -141,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ClusterDomain == "" {
 		errs = append(errs, errors.New("cluster-domain: required"))
+	}
+	if e := validation.IsDNS1123Label(c.RootNamespace); len(e) > 0 {
+		errs = append(errs, fmt.Errorf("root-namespace: %q: %s", c.RootNamespace, strings.Join(e, "; ")))
 	}
 	switch {
 	case c.Insecure && c.Identity.Addr != "":

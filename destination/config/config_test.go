@@ -30,7 +30,7 @@ func TestParseKubectlService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, probs := ParseFile("kubectl-service.yaml", data)
+	f, probs := ParseFile("kubectl-service.yaml", data, Options{})
 	if len(probs) > 0 {
 		t.Fatalf("problems:\n%v", probs)
 	}
@@ -59,7 +59,7 @@ func TestParseKubectlService(t *testing.T) {
 	if h.ServiceKey() != "web.shop" || h.PortName != "http" || h.Spec != wantSpec {
 		t.Errorf("health check %+v", h)
 	}
-	if sk := f.Skipped[0]; sk.Kind != "VirtualService" || sk.Line != 58 {
+	if sk := f.Skipped[0]; sk.Kind != "ConfigMap" || sk.Line != 58 {
 		t.Errorf("skipped %+v", sk)
 	}
 }
@@ -97,7 +97,7 @@ func TestBadFiles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, dir, "bad.yaml", tc.yaml)
-			probs, err := Validate(dir)
+			probs, err := Validate(Options{}, dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestValidateAcrossFiles(t *testing.T) {
 	writeFile(t, dir, "b.yaml", strings.Replace(goodWeb, "name: web", "name: api", 1))
 	writeFile(t, dir, "c.yaml", "apiVersion: meshlite.io/v1alpha1\nkind: HealthCheck\nmetadata: {name: x}\nspec:\n  service: nobody\n  tcp: {}\n")
 	writeFile(t, dir, "notes.txt", "not read")
-	probs, err := Validate(dir)
+	probs, err := Validate(Options{}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,14 +135,14 @@ func TestValidateAcrossFiles(t *testing.T) {
 	if p := probs[1]; !p.Warning || !strings.HasSuffix(p.File, "c.yaml") || probs.Errors()[0] != probs[0] {
 		t.Errorf("orphan check: %v", p)
 	}
-	if _, err := Validate(filepath.Join(dir, "missing")); err == nil {
+	if _, err := Validate(Options{}, filepath.Join(dir, "missing")); err == nil {
 		t.Error("Validate of a missing directory: no error")
 	}
 }
 
 func TestLoaderKeepsLastGood(t *testing.T) {
 	dir := t.TempDir()
-	l := NewLoader(dir)
+	l := NewLoader(dir, Options{})
 	writeFile(t, dir, "web.yaml", goodWeb)
 	res := mustReload(t, l)
 	if !res.Changed || len(l.Config().Services) != 1 {
@@ -199,7 +199,7 @@ func writeFile(t *testing.T, dir, name, content string) {
 }
 
 // FuzzParseFile: any bytes give a File or problems, never a panic, and a
-// File only without problems.
+// File only without problems other than warnings.
 func FuzzParseFile(f *testing.F) {
 	f.Add([]byte(goodWeb))
 	if data, err := os.ReadFile("testdata/kubectl-service.yaml"); err == nil {
@@ -209,9 +209,19 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Service\nmetadata: &m {name: web, labels: *m}\n"))
 	f.Add([]byte("apiVersion: v1\nkind: Service\nspec: &s\n  ports: [*s]\n"))
 	f.Add([]byte("---\n---\nkind: Service\napiVersion: v1\nspec: {ports: [{port: 1, targetPort: x}]}\n"))
+	f.Add([]byte(reviewsVS))
+	f.Add([]byte(reviewsDR))
+	f.Add([]byte(echoRoute))
+	f.Add([]byte("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: a}\nspec:\n  selector: {matchLabels: {app: a}}\n  portLevelMtls: {8080: {mode: STRICT}}\n"))
+	f.Add([]byte("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec:\n  rules: [{from: [{source: {principals: [a]}}], to: [{operation: {ports: ['80']}}]}]\n"))
+	for _, name := range []string{"seed-routing.yaml", "bookinfo-details.yaml", "gamma-httproute.yaml", "authorization-policy.yaml"} {
+		if data, err := os.ReadFile("../../examples/" + name); err == nil {
+			f.Add(data)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		file, probs := ParseFile("fuzz.yaml", data)
-		if (file == nil) == (len(probs) == 0) {
+		file, probs := ParseFile("fuzz.yaml", data, Options{})
+		if (file == nil) == (len(probs.Errors()) == 0) {
 			t.Fatalf("file %v with %d problems", file, len(probs))
 		}
 	})

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/meshlite/meshlite/destination/translate"
 )
 
 // IsConfigFile reports whether a directory entry named name is read:
@@ -51,39 +53,198 @@ func readDir(dir string) (map[string][]byte, Problems, error) {
 	return files, ps, nil
 }
 
-// Validate checks every configuration file of dir as the destination
-// service would load them all at once, and returns every problem, file by
-// file (warnings included; Problems.Err ignores those). The error is for
-// a directory that cannot be read.
-func Validate(dir string) (Problems, error) {
-	files, ps, err := readDir(dir)
+// readPaths reads files, and the configuration files of directories (not
+// their subdirectories), by path.
+func readPaths(paths []string) (map[string][]byte, Problems, error) {
+	files := map[string][]byte{}
+	var ps Problems
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config: %w", err)
+		}
+		if !fi.IsDir() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, nil, fmt.Errorf("config: %w", err)
+			}
+			files[p] = data
+			continue
+		}
+		in, probs, err := readDir(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps = append(ps, probs...)
+		for name, data := range in {
+			files[filepath.Join(p, name)] = data
+		}
+	}
+	return files, ps, nil
+}
+
+// Validate checks the configuration at paths — files, and the
+// configuration files of directories — as the destination service would
+// load them all at once, and returns every problem, file by file
+// (warnings included; Problems.Err ignores those). The error is for a
+// path that cannot be read.
+func Validate(o Options, paths ...string) (Problems, error) {
+	files, ps, err := readPaths(paths)
 	if err != nil {
 		return nil, err
 	}
-	m := newMerger()
+	var units []*unit
 	for _, name := range slices.Sorted(maps.Keys(files)) {
-		f, probs := ParseFile(filepath.Join(dir, name), files[name])
-		if len(probs) > 0 {
+		f, probs := ParseFile(name, files[name], o)
+		if f == nil {
 			ps = append(ps, probs...)
 			continue
 		}
-		if probs := m.conflicts(f); len(probs) > 0 {
-			ps = append(ps, probs...)
-			continue
+		units = append(units, &unit{name: name, cand: f})
+	}
+	m, verdicts := settle(o, units)
+	for _, u := range units {
+		if v := verdicts[u.name]; !v.accepted {
+			ps = append(ps, v.probs...)
+			ps = append(ps, u.cand.Warnings...)
 		}
-		m.add(f)
 	}
 	ps = append(ps, m.warnings()...)
 	sortProblems(ps)
 	return ps, nil
 }
 
+// unit is one file: its last good version, and a new version to try.
+type unit struct {
+	name string
+	good *File
+	cand *File // nil: the file is unchanged, or its new content is bad
+}
+
+// verdict says what became of a unit's new version.
+type verdict struct {
+	accepted bool
+	// probs say why it was refused.
+	probs Problems
+	// dropGood is set when the good version was refused too: it clashes
+	// with what was accepted.
+	dropGood bool
+}
+
+// settle merges the units: the good versions of unchanged files, then
+// each new version unless it clashes with what is merged (then its good
+// version, if that still fits). A new version whose references dangle (a
+// subset nobody defines) is refused too, and so is one that takes away
+// a subset an unchanged file uses; then everything is merged again, until
+// nothing more is refused. Dangling references left (a file removed)
+// are warnings.
+func settle(o Options, units []*unit) (*merger, map[string]*verdict) {
+	excluded := map[string]Problems{}
+	for {
+		m := newMerger(o)
+		verdicts := map[string]*verdict{}
+		for _, u := range units {
+			if u.cand == nil && u.good != nil {
+				m.add(u.good)
+			}
+		}
+		for _, u := range units {
+			if u.cand == nil {
+				continue
+			}
+			v := &verdict{}
+			verdicts[u.name] = v
+			probs, ex := excluded[u.name]
+			if !ex {
+				probs = m.conflicts(u.cand)
+			}
+			if len(probs) == 0 {
+				m.add(u.cand)
+				v.accepted = true
+				continue
+			}
+			v.probs = probs
+			if u.good != nil {
+				if len(m.conflicts(u.good)) == 0 {
+					m.add(u.good)
+				} else {
+					v.dropGood = true
+				}
+			}
+		}
+		if !refuseDangling(m, units, verdicts, excluded) {
+			return m, verdicts
+		}
+	}
+}
+
+// refuseDangling adds to excluded the accepted new versions that leave a
+// reference dangling, and reports whether it added any. A new version
+// that took away a subset still in use is refused first (the change is
+// the mistake, not the route that did not change); then new versions
+// that name a subset nobody defines.
+func refuseDangling(m *merger, units []*unit, verdicts map[string]*verdict, excluded map[string]Problems) bool {
+	var errs []translate.Problem
+	for _, p := range m.references() {
+		if !p.Warning {
+			errs = append(errs, p)
+		}
+	}
+	accepted := func(u *unit) bool { v := verdicts[u.name]; return v != nil && v.accepted }
+	more := false
+	for _, p := range errs {
+		for _, u := range units {
+			if !accepted(u) {
+				continue
+			}
+			if b, ok := blame(u, p.Service, p.Subset, fromTranslate(p)); ok && !slices.Contains(excluded[u.name], b) {
+				excluded[u.name] = append(excluded[u.name], b)
+				more = true
+			}
+		}
+	}
+	if more {
+		return true
+	}
+	for _, p := range errs {
+		for _, u := range units {
+			if accepted(u) && u.cand.Path == p.Source.File {
+				excluded[u.name] = append(excluded[u.name], fromTranslate(p))
+				more = true
+			}
+		}
+	}
+	return more
+}
+
+// blame returns the problem of u's new version when it takes away subset
+// of service, which its good version defined and the route at ref uses.
+func blame(u *unit, service, subset string, ref Problem) (Problem, bool) {
+	if u.good == nil || service == "" {
+		return Problem{}, false
+	}
+	if old := u.good.Traffic.DestinationRule(service); old == nil || !old.HasSubset(subset) {
+		return Problem{}, false
+	}
+	at := fmt.Sprintf("%s:%d (%s)", ref.File, ref.Line, ref.Field)
+	if dr := u.cand.Traffic.DestinationRule(service); dr != nil {
+		if dr.HasSubset(subset) {
+			return Problem{}, false
+		}
+		return Problem{File: u.cand.Path, Line: dr.LineOf("spec.subsets"), Field: "spec.subsets",
+			Msg: fmt.Sprintf("subset %q of service %s is still used at %s: keep it until no route uses it", subset, service, at)}, true
+	}
+	return Problem{File: u.cand.Path,
+		Msg: fmt.Sprintf("the DestinationRule of service %s was removed, but its subset %q is still used at %s", service, subset, at)}, true
+}
+
 // Loader follows a directory. Each Reload reads it again; a file whose
-// new content has a problem, or clashes with the other files, is
-// rejected and its last good version stays in force. A removed file's
-// documents are removed.
+// new content has a problem, clashes with the other files or names a
+// subset nobody defines, is rejected and its last good version stays in
+// force. A removed file's documents are removed.
 type Loader struct {
 	dir   string
+	opts  Options
 	files map[string]*fileState
 	cur   *Config
 }
@@ -91,9 +252,9 @@ type Loader struct {
 type fileState struct {
 	sum  [sha256.Size]byte
 	good *File
-	// pending is set while the file's content clashes with other files:
-	// it is tried again at every Reload, and reported again only when
-	// its problems change.
+	// pending is set while the file's content clashes with other files
+	// (or names what they do not define): it is tried again at every
+	// Reload, and reported again only when its problems change.
 	pending  bool
 	reported string
 }
@@ -116,8 +277,8 @@ type Result struct {
 }
 
 // NewLoader returns a loader for dir with nothing loaded yet.
-func NewLoader(dir string) *Loader {
-	return &Loader{dir: dir, files: map[string]*fileState{}, cur: &Config{HealthChecks: map[string]*HealthCheck{}}}
+func NewLoader(dir string, o Options) *Loader {
+	return &Loader{dir: dir, opts: o, files: map[string]*fileState{}, cur: newMerger(o).config()}
 }
 
 // Dir is the directory followed.
@@ -145,61 +306,51 @@ func (l *Loader) Reload() (Result, error) {
 		}
 	}
 	res.Rejected = append(res.Rejected, unreadable...)
-	type candidate struct {
-		name string
-		f    *File
-	}
-	var fixed []string
-	var cands []candidate
+	var units []*unit
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		data := files[name]
 		st := l.files[name]
-		sum := sha256.Sum256(data)
-		if data == nil || (st != nil && st.sum == sum && !st.pending) {
-			fixed = append(fixed, name)
-			continue
-		}
 		if st == nil {
 			st = &fileState{}
 			l.files[name] = st
 		}
-		st.sum, st.pending = sum, false
-		f, probs := ParseFile(filepath.Join(l.dir, name), data)
-		if len(probs) > 0 {
-			st.report(&res, probs)
-			fixed = append(fixed, name)
+		u := &unit{name: name, good: st.good}
+		units = append(units, u)
+		sum := sha256.Sum256(data)
+		if data == nil || (st.sum == sum && !st.pending) {
 			continue
 		}
-		cands = append(cands, candidate{name, f})
-	}
-	m := newMerger()
-	for _, name := range fixed {
-		if st := l.files[name]; st != nil && st.good != nil {
-			m.add(st.good)
-		}
-	}
-	for _, c := range cands {
-		st := l.files[c.name]
-		if probs := m.conflicts(c.f); len(probs) > 0 {
+		st.sum, st.pending = sum, false
+		f, probs := ParseFile(filepath.Join(l.dir, name), data, l.opts)
+		if f == nil {
 			st.report(&res, probs)
+			continue
+		}
+		u.cand = f
+	}
+	m, verdicts := settle(l.opts, units)
+	for _, u := range units {
+		v := verdicts[u.name]
+		if v == nil {
+			continue
+		}
+		st := l.files[u.name]
+		if !v.accepted {
+			st.report(&res, v.probs)
 			st.pending = true
-			if st.good != nil {
-				if len(m.conflicts(st.good)) == 0 {
-					m.add(st.good)
-				} else {
-					st.good, res.Changed = nil, true
-				}
+			if v.dropGood {
+				st.good, res.Changed = nil, true
 			}
 			continue
 		}
-		m.add(c.f)
-		st.good, st.reported, res.Changed = c.f, "", true
-		res.Loaded = append(res.Loaded, c.f.Path)
-		res.Skipped = append(res.Skipped, c.f.Skipped...)
+		st.good, st.reported, res.Changed = u.cand, "", true
+		res.Loaded = append(res.Loaded, u.cand.Path)
+		res.Skipped = append(res.Skipped, u.cand.Skipped...)
 	}
 	if res.Changed {
 		l.cur = m.config()
 		res.Warnings = m.warnings()
+		sortProblems(res.Warnings)
 	}
 	sortProblems(res.Rejected)
 	return res, nil

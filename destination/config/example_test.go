@@ -29,7 +29,7 @@ spec:
 	if err := os.WriteFile(filepath.Join(dir, "web.yaml"), []byte(web), 0o644); err != nil {
 		return
 	}
-	problems, err := config.Validate(dir)
+	problems, err := config.Validate(config.Options{}, dir)
 	if err != nil {
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/meshlite/meshlite/destination/translate"
 )
 
 // The kinds this package reads.
@@ -19,13 +21,21 @@ const (
 	HealthCheckKind       = "HealthCheck"
 )
 
+// Options are what checking needs besides the files: the cluster domain
+// (for host names) and the root namespace (for security policies).
+type Options = translate.Options
+
 // File is the configuration one file declares.
 type File struct {
 	Path         string
 	Services     []*Service
 	HealthChecks []*HealthCheck
+	// Traffic holds the Istio and Gateway API resources, compiled.
+	Traffic translate.Set
 	// Skipped are documents of kinds this version does not read.
 	Skipped []Skipped
+	// Warnings are problems that do not reject the file.
+	Warnings Problems
 }
 
 // Skipped is a document of an unknown kind.
@@ -36,8 +46,10 @@ type Skipped struct {
 }
 
 // ParseFile parses the documents of one file (named path in problems).
-// A file with any problem yields no File: it is good or rejected whole.
-func ParseFile(path string, data []byte) (*File, Problems) {
+// A file with any problem that is not a warning yields no File: it is
+// good or rejected whole. A good file's warnings are in File.Warnings
+// (and returned).
+func ParseFile(path string, data []byte, o Options) (*File, Problems) {
 	f := &File{Path: path}
 	var problems Problems
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -58,12 +70,13 @@ func ParseFile(path string, data []byte) (*File, Problems) {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			continue // an empty document
 		}
-		problems = append(problems, f.parseDoc(newDoc(path, root))...)
+		problems = append(problems, f.parseDoc(newDoc(path, root), o)...)
 	}
-	if len(problems) > 0 {
+	if len(problems.Errors()) > 0 {
 		return nil, problems
 	}
-	return f, nil
+	f.Warnings = problems
+	return f, problems
 }
 
 // lineRE finds the line number in a yaml.v3 syntax error.
@@ -85,7 +98,7 @@ func syntaxProblem(path string, err error) Problem {
 }
 
 // parseDoc reads one document into f.
-func (f *File) parseDoc(d *doc) Problems {
+func (f *File) parseDoc(d *doc, o Options) Problems {
 	if d.root.Kind != yaml.MappingNode {
 		d.add("", "a document must be a mapping with apiVersion and kind")
 		return d.problems
@@ -109,6 +122,7 @@ func (f *File) parseDoc(d *doc) Problems {
 		if h := parseHealthCheck(d); h != nil {
 			f.HealthChecks = append(f.HealthChecks, h)
 		}
+	case f.parseTraffic(d, apiVersion, kind, o):
 	default:
 		f.Skipped = append(f.Skipped, Skipped{File: d.file, Line: d.root.Line, APIVersion: apiVersion, Kind: kind})
 	}

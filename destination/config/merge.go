@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/meshlite/meshlite/destination/translate"
 )
 
 // Config is the configuration in force: the documents of every good file.
@@ -14,17 +16,24 @@ type Config struct {
 	Services []*Service
 	// HealthChecks by the key of the service they check.
 	HealthChecks map[string]*HealthCheck
+	// Traffic is the translated Istio and Gateway API configuration.
+	Traffic *translate.Table
 }
 
 // merger accumulates files and finds what conflicts between them.
 type merger struct {
+	opts     Options
 	services map[string]*Service
 	addrs    map[netip.Addr]*Service
 	checks   map[string]*HealthCheck
+	traffic  *translate.Set
+	// warns are the warnings of the files added.
+	warns Problems
 }
 
-func newMerger() *merger {
-	return &merger{services: map[string]*Service{}, addrs: map[netip.Addr]*Service{}, checks: map[string]*HealthCheck{}}
+func newMerger(o Options) *merger {
+	return &merger{opts: o, services: map[string]*Service{}, addrs: map[netip.Addr]*Service{},
+		checks: map[string]*HealthCheck{}, traffic: &translate.Set{}}
 }
 
 // conflicts returns what in f clashes with what m holds, or within f:
@@ -68,6 +77,9 @@ func (m *merger) conflicts(f *File) Problems {
 		}
 		checks[h.ServiceKey()] = h
 	}
+	for _, p := range m.traffic.Conflicts(&f.Traffic) {
+		ps = append(ps, fromTranslate(p))
+	}
 	return ps
 }
 
@@ -82,11 +94,28 @@ func (m *merger) add(f *File) {
 	for _, h := range f.HealthChecks {
 		m.checks[h.ServiceKey()] = h
 	}
+	m.traffic.Add(f.Traffic.Resources()...)
+	m.warns = append(m.warns, f.Warnings...)
 }
 
-// warnings are the HealthChecks naming a service nobody declares.
+// known reports whether a service is declared.
+func (m *merger) known(key string) bool { return m.services[key] != nil }
+
+// references are the problems of what the traffic resources name: a
+// subset nobody defines (an error), a service nobody declares (a
+// warning).
+func (m *merger) references() []translate.Problem {
+	return m.traffic.References(m.known, m.opts)
+}
+
+// warnings are the files' own, the HealthChecks naming a service nobody
+// declares, and the traffic resources naming one.
 func (m *merger) warnings() Problems {
-	var ps Problems
+	ps := slices.Clone(m.warns)
+	for _, p := range m.references() {
+		p.Warning = true // errors left are about files that could not be refused
+		ps = append(ps, fromTranslate(p))
+	}
 	for _, k := range slices.Sorted(maps.Keys(m.checks)) {
 		h := m.checks[k]
 		if m.services[k] == nil {
@@ -99,6 +128,7 @@ func (m *merger) warnings() Problems {
 
 func (m *merger) config() *Config {
 	c := &Config{HealthChecks: maps.Clone(m.checks)}
+	c.Traffic, _ = translate.Build(m.traffic, m.opts, m.known) // problems: see warnings
 	for _, k := range slices.Sorted(maps.Keys(m.services)) {
 		c.Services = append(c.Services, m.services[k])
 	}

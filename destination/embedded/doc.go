@@ -9,7 +9,9 @@
 // lists the port's targetPort among its ports (a named targetPort is
 // looked up in the workload's port names) and, when the service has a
 // HealthCheck, whose check currently passes. Without a HealthCheck a
-// registered workload is healthy.
+// registered workload is healthy. The Istio and Gateway API resources of
+// the directory make the services' policies and the workloads' inbound
+// policies (package translate).
 //
 //	r, err := embedded.New(embedded.Config{Dir: dir, Lease: lease.Config{Path: state}})
 //	go r.Run(ctx)

@@ -37,6 +37,9 @@ type Config struct {
 	Reloads *prometheus.CounterVec
 	// Probe replaces the health checks' network probe (optional).
 	Probe func(ctx context.Context, spec health.Spec, addr netip.AddrPort) error
+	// Translate configures the translation of Istio and Gateway API
+	// resources (cluster domain, root namespace).
+	Translate config.Options
 }
 
 // Registry is the embedded registry: a registry.Source.
@@ -61,7 +64,7 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
-	r := &Registry{cfg: cfg, log: cfg.Log, loader: config.NewLoader(cfg.Dir), pub: registry.NewPublisher(),
+	r := &Registry{cfg: cfg, log: cfg.Log, loader: config.NewLoader(cfg.Dir, cfg.Translate), pub: registry.NewPublisher(),
 		trigger: make(chan struct{}, 1)}
 	r.monitor = health.NewMonitor(health.MonitorConfig{OnChange: r.Trigger, Log: cfg.Log, Checks: cfg.Checks, Probe: cfg.Probe})
 	res, err := r.loader.Reload()
@@ -186,14 +189,14 @@ func (r *Registry) rebuild() {
 		services = append(services, r.service(svc, cfg.HealthChecks[svc.Key()], workloads, want))
 	}
 	r.monitor.Set(want)
-	r.pub.Publish(registry.NewSnapshot(services))
+	r.pub.Publish(registry.NewSnapshot(services).WithInbound(cfg.Traffic))
 }
 
 // service builds one service's ports and endpoints, adding its health
 // check targets to want.
 func (r *Registry) service(svc *config.Service, hc *config.HealthCheck, workloads []*lease.Workload, want map[health.Target]health.Spec) *registry.Service {
-	out := &registry.Service{Name: svc.Name, Namespace: svc.Namespace, Addrs: svc.Addrs, Policy: svc.Policy,
-		Ports: make([]registry.Port, len(svc.Ports))}
+	out := &registry.Service{Name: svc.Name, Namespace: svc.Namespace, Addrs: svc.Addrs,
+		Policy: r.loader.Config().Traffic.Policy(svc.Key(), svc.Policy), Ports: make([]registry.Port, len(svc.Ports))}
 	for i, sp := range svc.Ports {
 		out.Ports[i] = registry.Port{Name: sp.Name, Port: sp.Port, Protocol: sp.Protocol}
 	}

@@ -121,7 +121,7 @@ func (p *Passive) publish(snap *registry.Snapshot) time.Time {
 	for _, svc := range snap.Services() {
 		out = append(out, withoutEndpoints(svc, ejected))
 	}
-	p.pub.Publish(registry.NewSnapshot(out))
+	p.pub.Publish(registry.NewSnapshot(out).WithInbound(snap.InboundSource()))
 	return next
 }
 

@@ -11,6 +11,18 @@
 // Config.AllMeshed, and its identity is then
 // spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>.
 //
-// The RBAC it needs: get, list and watch on services and pods (core) and
-// endpointslices (discovery.k8s.io), cluster-wide.
+// It also watches, with dynamic informers, Istio's VirtualService,
+// DestinationRule, PeerAuthentication and AuthorizationPolicy and Gateway
+// API's HTTPRoute, and translates them (package translate) into the
+// services' policies and the workloads' inbound policies. Each object is
+// checked as a file would be (package config); an update with errors is
+// logged and the object's previous version stays in force. Custom
+// resources that are not installed are logged once and looked for again
+// periodically (Config.CRDRecheck).
+//
+// The RBAC it needs: get, list and watch on services and pods (core),
+// endpointslices (discovery.k8s.io), virtualservices and destinationrules
+// (networking.istio.io), peerauthentications and authorizationpolicies
+// (security.istio.io) and httproutes (gateway.networking.k8s.io),
+// cluster-wide.
 package kube

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -25,6 +29,7 @@ import (
 
 	"github.com/meshlite/meshlite/destination/policy"
 	"github.com/meshlite/meshlite/destination/registry"
+	"github.com/meshlite/meshlite/destination/translate"
 	"github.com/meshlite/meshlite/internal/spiffe"
 )
 
@@ -44,7 +49,13 @@ type Config struct {
 	MeshPort uint16 // DefaultMeshPort
 	// Debounce gathers the events of a burst into one rebuild.
 	Debounce time.Duration // 10ms
-	Log      zerolog.Logger
+	// Translate configures the translation of the Istio and Gateway API
+	// resources watched.
+	Translate translate.Options
+	// CRDRecheck is how often the API is asked again for custom resources
+	// that are not installed.
+	CRDRecheck time.Duration // DefaultCRDRecheck
+	Log        zerolog.Logger
 }
 
 // Registry is the Kubernetes registry: a registry.Source.
@@ -58,6 +69,11 @@ type Registry struct {
 	trigger  chan struct{}
 	ready    atomic.Bool
 	badPol   map[string]string // service key → resourceVersion last warned about
+	traffic  *traffic
+	// Used by rebuild only.
+	table    *translate.Table
+	problems problemLog
+	keys     string // the service keys of the last build
 }
 
 var _ registry.Source = (*Registry)(nil)
@@ -69,6 +85,9 @@ func New(cfg Config) (*Registry, error) {
 	}
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = 10 * time.Millisecond
+	}
+	if cfg.CRDRecheck <= 0 {
+		cfg.CRDRecheck = DefaultCRDRecheck
 	}
 	if cfg.TrustDomain.IsZero() {
 		return nil, errors.New("kube: trust domain required")
@@ -93,13 +112,19 @@ func New(cfg Config) (*Registry, error) {
 		}
 	}
 	r.services, r.pods, r.slices = svc.Lister(), pod.Lister(), eps.Lister()
+	dyn, err := dynamic.NewForConfig(cfg.RESTConfig)
+	if err != nil {
+		return nil, fmt.Errorf("kube: dynamic client: %w", err)
+	}
+	r.traffic = newTraffic(client.Discovery(), dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0), cfg.Translate, cfg.Log, r.kick)
 	return r, nil
 }
 
 // Snapshot implements registry.Source.
 func (r *Registry) Snapshot() (*registry.Snapshot, <-chan struct{}) { return r.pub.Snapshot() }
 
-// Ready reports whether the caches have synced once.
+// Ready reports whether the caches have synced once (those of the custom
+// resources installed at start included).
 func (r *Registry) Ready() bool { return r.ready.Load() }
 
 func (r *Registry) kick() {
@@ -114,6 +139,8 @@ func (r *Registry) kick() {
 func (r *Registry) Run(ctx context.Context) error {
 	r.factory.Start(ctx.Done())
 	defer r.factory.Shutdown()
+	defer r.traffic.factory.Shutdown()
+	crds := r.traffic.discover(ctx, true)
 	for typ, ok := range r.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			if ctx.Err() != nil {
@@ -122,6 +149,17 @@ func (r *Registry) Run(ctx context.Context) error {
 			return fmt.Errorf("kube: cache of %v did not sync", typ)
 		}
 	}
+	if !cache.WaitForCacheSync(ctx.Done(), crds...) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return errors.New("kube: the caches of the custom resources did not sync")
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	wg.Go(func() { r.traffic.recheck(rctx, r.cfg.CRDRecheck) })
 	r.rebuild()
 	r.ready.Store(true)
 	r.cfg.Log.Info().Msg("kubernetes caches synced")
@@ -148,12 +186,32 @@ func (r *Registry) rebuild() {
 		return
 	}
 	out := make([]*registry.Service, 0, len(svcs))
+	keys := make(map[string]bool, len(svcs))
 	for _, svc := range svcs {
 		if s := r.service(svc); s != nil {
 			out = append(out, s)
+			keys[s.Key()] = true
 		}
 	}
-	r.pub.Publish(registry.NewSnapshot(out))
+	r.translate(keys)
+	for _, s := range out {
+		s.Policy = r.table.Policy(s.Key(), s.Policy)
+	}
+	r.pub.Publish(registry.NewSnapshot(out).WithInbound(r.table))
+}
+
+// translate rebuilds the table when the custom resources, or the set of
+// services, changed.
+func (r *Registry) translate(keys map[string]bool) {
+	sorted := strings.Join(slices.Sorted(maps.Keys(keys)), ",")
+	set := r.traffic.set(sorted != r.keys || r.table == nil)
+	if set == nil {
+		return
+	}
+	r.keys = sorted
+	var probs translate.Problems
+	r.table, probs = translate.Build(set, r.cfg.Translate, func(k string) bool { return keys[k] })
+	r.problems.log(r.cfg.Log, probs)
 }
 
 func (r *Registry) service(svc *corev1.Service) *registry.Service {

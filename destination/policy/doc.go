@@ -8,8 +8,7 @@
 //	  annotations:
 //	    meshlite.io/balancer: least-request
 //
-// Istio's DestinationRule (trafficPolicy.loadBalancer) and VirtualService
-// translate here too once they are read: Input grows a field for each,
-// and Translate stays the one place that decides a service's policy, for
-// both the embedded and the Kubernetes registry.
+// Istio's and Gateway API's resources are translated by package
+// translate; its Table.Policy takes this package's policy as the base (a
+// DestinationRule's load balancer wins over the annotation).
 package policy

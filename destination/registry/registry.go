@@ -104,6 +104,33 @@ type Snapshot struct {
 	services map[string]*Service
 	byAddr   map[netip.Addr]*Service
 	keys     []string
+	inbound  Inbound
+}
+
+// Inbound answers the inbound policy of a workload, selected by its
+// namespace and labels.
+type Inbound interface {
+	Inbound(namespace string, labels map[string]string) *destinationv1.InboundPolicy
+}
+
+// WithInbound sets where s answers inbound policies from, and returns s.
+// Call it before s is published; a nil in (or none) answers the default
+// policy (PERMISSIVE, no authorization).
+func (s *Snapshot) WithInbound(in Inbound) *Snapshot {
+	s.inbound = in
+	return s
+}
+
+// InboundSource is what WithInbound set, for a snapshot derived from s.
+func (s *Snapshot) InboundSource() Inbound { return s.inbound }
+
+// Inbound returns the inbound policy of a workload of namespace ns with
+// labels; never nil.
+func (s *Snapshot) Inbound(ns string, labels map[string]string) *destinationv1.InboundPolicy {
+	if s.inbound == nil {
+		return &destinationv1.InboundPolicy{}
+	}
+	return s.inbound.Inbound(ns, labels)
 }
 
 // NewSnapshot indexes services by key and address. It takes ownership of

@@ -7,6 +7,10 @@
 // no service has gets an Update with not_found (and reset); the stream
 // stays open and the service's endpoints follow if it appears later.
 //
+// WatchInbound streams a workload's inbound policy (mTLS mode per port,
+// authorization policies), selected by its namespace and labels, in full
+// at once and again at every change.
+//
 // Register, Deregister and ReportHealth feed the embedded registry's
 // leases and the passive health overlay. With mTLS (Config.Authenticate)
 // a workload can only register itself: the workload's identity must be
