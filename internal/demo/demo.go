@@ -55,6 +55,7 @@ type Demo struct {
 	Env     *netenv.Env
 	Mesh    *meshenv.Mesh
 	Members map[string]*meshenv.Member // by workload name
+	Apps    map[string]*netenv.Proc    // each workload's application
 	Order   []string                   // workload names, in start order
 	out     io.Writer
 }
@@ -112,7 +113,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
-	d, err := Start(ctx, o)
+	// The processes live until teardown, not until ctx ends, so that the
+	// last view (meshctl edges) still sees them; Close stops them all.
+	d, err := Start(context.WithoutCancel(ctx), o)
 	if d != nil {
 		defer func() {
 			fmt.Fprintln(o.Out, "tearing down: processes, namespaces, links, iptables rules")
@@ -140,7 +143,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	d := &Demo{Env: env, Members: map[string]*meshenv.Member{}, out: o.Out}
+	d := &Demo{Env: env, Members: map[string]*meshenv.Member{}, Apps: map[string]*netenv.Proc{}, out: o.Out}
 	hosts := map[string]netip.Addr{}
 	for name, ap := range Services {
 		hosts[name] = ap.Addr()
@@ -164,10 +167,12 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		if err != nil {
 			return d, fmt.Errorf("demo: %w", err)
 		}
-		if _, err := m.Pod.Start(ctx, netenv.ProcSpec{Name: w.name + "-app", Path: filepath.Join(o.BinDir, "meshlite-demo-app"),
-			Args: w.app, UID: AppUID, GID: AppUID}); err != nil {
+		app, err := m.Pod.Start(ctx, netenv.ProcSpec{Name: w.name + "-app", Path: filepath.Join(o.BinDir, "meshlite-demo-app"),
+			Args: w.app, UID: AppUID, GID: AppUID})
+		if err != nil {
 			return d, fmt.Errorf("demo: %s: %w", w.name, err)
 		}
+		d.Apps[w.name] = app
 		d.Members[w.name] = m
 		d.Order = append(d.Order, w.name)
 		say("  %-9s %-15s %s", w.name, m.Pod.Addr, m.ID)
