@@ -25,5 +25,14 @@ func NewRoot(s Streams) *cobra.Command {
 	root.SetErr(s.Err)
 	root.AddCommand(newDemoCmd(s))
 	root.AddCommand(newIdentityCmd(s))
+	root.AddCommand(newValidateCmd(s))
+	root.AddCommand(newInjectCmd(s))
+	root.AddCommand(newUninjectCmd(s))
+	root.AddCommand(newInstallCmd(s))
+	root.AddCommand(newCheckCmd(s))
+	root.AddCommand(newStatCmd(s))
+	root.AddCommand(newEdgesCmd(s))
+	root.AddCommand(newTopCmd(s))
+	root.AddCommand(newLogsCmd(s))
 	return root
 }

@@ -9,9 +9,9 @@
 //	POST /shutdown    stop gracefully (when enabled; loopback clients only)
 //	GET  /logs        recent and live access-log lines, newline-delimited JSON
 //
-// The log level, the tap and the logs are for operators only: they answer clients on
-// loopback, and clients presenting over mutual TLS (the same port speaks
-// TLS when a client starts with a ClientHello) an identity the
+// The log level, the tap and the logs are for operators only: they answer
+// clients on loopback, and clients presenting over mutual TLS (the same
+// port speaks TLS when a client starts with a ClientHello) an identity the
 // configuration authorizes, by default the mesh's control-plane namespace.
 package admin
 

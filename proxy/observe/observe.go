@@ -60,7 +60,7 @@ func serve(cfg Config, next http.Handler, w http.ResponseWriter, r *http.Request
 		if cfg.Tap != nil && cfg.Tap.Active() {
 			e := tap.Event{Time: start.Add(elapsed), Direction: labels.Direction, Kind: "http", Client: r.RemoteAddr,
 				ClientID: labels.ClientID, Authority: r.Host, ServerID: labels.ServerID, TLS: labels.TLS,
-				Method: r.Method, Path: r.URL.Path, Status: status, GRPC: grpcStatus, LatencyMs: latencyMs,
+				Method: r.Method, Path: r.URL.Path, Route: hop.Route, Status: status, GRPC: grpcStatus, LatencyMs: latencyMs,
 				Success: !panicked && metrics.Classify(status, grpcStatus) == "success"}
 			if info != nil {
 				e.Dst = info.OrigDst.String()

@@ -14,9 +14,12 @@ type batchOptions struct {
 	QueueSize int           // 2048 items waiting at most
 	BatchSize int           // 512 items per export at most
 	Interval  time.Duration // 1s: a partial batch waits no longer
-	Timeout   time.Duration // 5s: bound on one export
-	Exported  prometheus.Counter
-	Dropped   prometheus.Counter
+	Timeout   time.Duration // 5s: bound on one export attempt
+	// Attempts is how often a batch is tried before it is dropped: a
+	// second attempt, on a fresh connection, gets over a lost packet.
+	Attempts int // 2
+	Exported prometheus.Counter
+	Dropped  prometheus.Counter
 	// OnError learns of each failed export and how many items it lost.
 	OnError func(err error, lost int)
 }
@@ -34,6 +37,9 @@ func (o *batchOptions) fill() {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = 2
 	}
 	if o.Exported == nil {
 		o.Exported = prometheus.NewCounter(prometheus.CounterOpts{Name: "unused"})
@@ -138,21 +144,30 @@ func (b *batcher[T]) run() {
 	}
 }
 
-// send exports one batch within the export timeout (and ctx).
+// send exports one batch, each attempt within the export timeout (and
+// all within ctx).
 func (b *batcher[T]) send(ctx context.Context, batch []T) {
 	n := len(batch)
-	if ctx.Err() != nil {
-		b.o.Dropped.Add(float64(n))
-		return
+	var err error
+	for range b.o.Attempts {
+		if ctx.Err() != nil {
+			break
+		}
+		if err = b.attempt(ctx, batch); err == nil {
+			b.o.Exported.Add(float64(n))
+			return
+		}
 	}
+	b.o.Dropped.Add(float64(n))
+	if err != nil {
+		b.o.OnError(err, n)
+	}
+}
+
+func (b *batcher[T]) attempt(ctx context.Context, batch []T) error {
 	ctx, cancel := context.WithTimeout(ctx, b.o.Timeout)
 	defer cancel()
-	if err := b.export(ctx, batch); err != nil {
-		b.o.Dropped.Add(float64(n))
-		b.o.OnError(err, n)
-		return
-	}
-	b.o.Exported.Add(float64(n))
+	return b.export(ctx, batch)
 }
 
 // forceFlush exports what is queued and waits for it, or for ctx.

@@ -18,8 +18,8 @@
 // Export never slows a request: ended spans go to a bounded queue that
 // one goroutine exports in batches; a span that finds the queue full is
 // dropped and counted (trace_spans_dropped_total), as are the spans of a
-// failed or timed-out export. The same holds for log lines (LogExporter,
-// log_records_dropped_total).
+// batch whose export failed or timed out twice. The same holds for log
+// lines (LogExporter, log_records_dropped_total).
 //
 // Without a collector, New returns nil, and a nil Tracer's middleware is
 // the next handler itself: the headers travel on untouched, and IDs reads
