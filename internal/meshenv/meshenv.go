@@ -10,7 +10,7 @@ package meshenv
 
 import (
 	"context"
-	"errors"
+
 	"fmt"
 	"io"
 	"net/http"
@@ -314,7 +314,7 @@ func waitHTTP(ctx context.Context, url string, proc *netenv.Proc) error {
 	defer cancel()
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
-	var last error = errors.New("no answer yet")
+	var last error
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := http.DefaultClient.Do(req)

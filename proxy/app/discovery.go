@@ -67,7 +67,7 @@ func (d *DestinationConfig) validate(hasIdentity bool) []error {
 		if d.WorkloadName != "" {
 			errs = append(errs, errors.New("workload-name: registration needs --destination-addr"))
 		}
-		return nil
+		return errs
 	}
 	if _, _, err := net.SplitHostPort(d.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("destination-addr: %q is not host:port: %w", d.Addr, err))

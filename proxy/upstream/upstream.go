@@ -12,6 +12,8 @@
 // proxy fails closed.
 package upstream
 
+//lint:file-ignore SA1019 meshlite speaks HTTP/2 through golang.org/x/net/http2 on purpose (README, docs/proxy.md).
+
 import (
 	"context"
 	"fmt"
