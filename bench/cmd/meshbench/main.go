@@ -1,0 +1,35 @@
+// Command meshbench measures meshlite against the physical limit (no
+// proxy) and against real peers (HAProxy and nginx with mTLS, a Go
+// ReverseProxy pair, an io.Copy relay pair), all in network-namespace pods
+// on this machine, in one run, and writes the report. It needs root.
+//
+//	meshbench                 # full run: bench/RESULTS.md, bench/latency.png, bench/out/
+//	meshbench -quick          # direct, meshlite, Go ReverseProxy; prints a table, writes bench/out/quick.md
+//	meshbench -render         # re-render RESULTS.md and the plot from bench/out/results.json
+//
+// make bench and make bench-quick build the binaries it runs and install
+// the tools it needs first.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "meshbench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,135 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/meshlite/meshlite/bench/workload"
+)
+
+// TargetPoint is the load at which the latency, memory and CPU targets are
+// read, and whose latency curve is plotted.
+var TargetPoint = workload.Point{Workload: workload.HTTP1, Rate: 1000, Conns: 16, Streams: 1}
+
+// Target limits.
+const (
+	maxAddedP99US   = 300  // µs
+	maxRSSBytes     = 20e6 // 20 MB
+	maxCPUPer1k     = 0.1  // cores per 1000 RPS = CPU s per 1000 requests
+	minBulkFraction = 0.5  // of direct
+	meshlite        = "meshlite"
+	direct          = "direct"
+)
+
+// Status of a target.
+const (
+	Pass = "PASS"
+	Fail = "FAIL"
+	NA   = "n/a"
+	// Noisy means the measurement says a proxy pair was faster than no
+	// proxy at all, which only a disturbed direct run can produce.
+	Noisy = "NOISY"
+)
+
+// noiseFloorUS is how far below zero an added latency may fall before it
+// is taken as a sign of a disturbed run rather than measurement jitter.
+const noiseFloorUS = -50
+
+// Target is one goal and how this run did against it.
+type Target struct {
+	Name, Goal, Got, Status string
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return Pass
+	}
+	return Fail
+}
+
+// Targets checks meshlite against the project's goals. A target whose
+// measurement is missing from this run is n/a.
+func Targets(res *Results, groups []Group) []Target {
+	cell, ok := Find(groups, TargetPoint, meshlite)
+	at := " (" + TargetPoint.Label() + ", HTTP/1.1)"
+	var out []Target
+
+	t := Target{Name: "added p99 latency of the meshlite pair" + at, Goal: "< 0.300 ms", Status: NA, Got: dash}
+	if ok && cell.AddP99.N > 0 {
+		t.Got = addMSSpread(cell.AddP99) + " ms"
+		t.Status = verdict(cell.AddP99.Med < maxAddedP99US)
+		if cell.AddP99.Med < noiseFloorUS {
+			t.Status = Noisy
+		}
+	}
+	out = append(out, t)
+
+	t = Target{Name: "added p99 below HAProxy's and nginx's" + at, Goal: "meshlite < haproxy-mtls, nginx-mtls", Status: NA, Got: dash}
+	if ok && cell.AddP99.N > 0 {
+		var got []string
+		pass, seen := true, 0
+		for _, peer := range []string{"haproxy-mtls", "nginx-mtls"} {
+			pc, found := Find(groups, TargetPoint, peer)
+			if !found || pc.AddP99.N == 0 {
+				continue
+			}
+			seen++
+			got = append(got, fmt.Sprintf("%s %s", peer, addMS(pc.AddP99)))
+			pass = pass && cell.AddP99.Med < pc.AddP99.Med
+		}
+		if seen > 0 {
+			t.Got = fmt.Sprintf("meshlite %s vs %s ms", addMS(cell.AddP99), strings.Join(got, ", "))
+			t.Status = verdict(pass)
+			if cell.AddP99.Med < noiseFloorUS {
+				t.Status = Noisy
+			}
+		}
+	}
+	out = append(out, t)
+
+	t = Target{Name: "RSS of each meshlite proxy" + at, Goal: "< 20 MB (peak)", Status: NA, Got: dash}
+	if ok && len(cell.Sides) > 0 {
+		worst := 0.0
+		for _, s := range cell.Sides {
+			worst = math.Max(worst, s.RSSPeak.Med)
+		}
+		t.Got = "peak " + pair(cell.Sides, func(s SideUsage) string { return mb(s.RSSPeak.Med) }) +
+			" MB, steady " + pair(cell.Sides, func(s SideUsage) string { return mb(s.RSSSteady.Med) }) +
+			" MB, of which anonymous (heap, stacks) " + pair(cell.Sides, func(s SideUsage) string { return mb(s.AnonSteady.Med) }) + " MB (client · server)"
+		t.Status = verdict(worst < maxRSSBytes)
+	}
+	out = append(out, t)
+
+	t = Target{Name: "CPU of each meshlite proxy" + at, Goal: "< 0.1 core per 1000 RPS", Status: NA, Got: dash}
+	if ok && len(cell.Sides) > 0 {
+		worst := 0.0
+		for _, s := range cell.Sides {
+			worst = math.Max(worst, s.CPUPer1k.Med)
+		}
+		t.Got = pair(cell.Sides, func(s SideUsage) string { return num(s.CPUPer1k.Med, 3) }) + " core per 1000 RPS (client · server)"
+		t.Status = verdict(worst < maxCPUPer1k)
+	}
+	out = append(out, t)
+
+	t = Target{Name: "opaque TCP bulk throughput (iperf3, one stream)", Goal: "≥ 50 % of direct", Status: NA, Got: dash}
+	d, m := throughput(res, direct, "iperf3"), throughput(res, meshlite, "iperf3")
+	if d.N > 0 && m.N > 0 && d.Med > 0 {
+		frac := m.Med / d.Med
+		t.Got = fmt.Sprintf("%.0f %% (%s of %s Gbit/s)", frac*100, num(m.Med/1e9, 2), num(d.Med/1e9, 2))
+		t.Status = verdict(frac >= minBulkFraction)
+	}
+	out = append(out, t)
+	return out
+}
+
+// throughput returns the Stat of a tool's rate on a topology.
+func throughput(res *Results, topo, tool string) Stat {
+	var v []float64
+	for _, r := range res.Throughput {
+		if r.Topology == topo && r.Tool == tool {
+			v = append(v, r.Rate)
+		}
+	}
+	return StatOf(v)
+}
