@@ -38,8 +38,9 @@ func (p Protocol) String() string {
 type Outcome string
 
 // Detection outcomes. OutcomeTimeout means the client sent a prefix that was
-// still undecided at the deadline; OutcomeServerFirst means it sent nothing
-// within the first-byte window. Both are relayed as opaque TCP.
+// still undecided when it paused for a window (or at the overall deadline);
+// OutcomeServerFirst means it sent nothing within the first-byte window.
+// Both are relayed as opaque TCP.
 const (
 	OutcomeHTTP1       Outcome = "http1"
 	OutcomeHTTP2       Outcome = "h2"
@@ -61,10 +62,12 @@ type Config struct {
 	// MaxBytes is the most that is read before deciding. Default 1024.
 	MaxBytes int
 	// FirstByteWindow is how long the client may stay silent before it is
-	// taken for a server-speaks-first protocol. Default 100 ms.
+	// taken for a server-speaks-first protocol, and how long it may pause
+	// in the middle of a still-undecided prefix before that is taken for
+	// opaque TCP. Default 100 ms.
 	FirstByteWindow time.Duration
 	// Timeout bounds the whole detection once the client has started
-	// sending. Default 1 s.
+	// sending (a client that keeps trickling bytes). Default 1 s.
 	Timeout time.Duration
 }
 
@@ -132,7 +135,14 @@ func Detect(c net.Conn, cfg Config) (Result, error) {
 			}
 		}
 		if n > 0 && m > 0 {
-			if err := c.SetReadDeadline(start.Add(cfg.Timeout)); err != nil {
+			// Real HTTP clients write the request line at once: a pause
+			// inside an undecided prefix (a one-byte ping, a short binary
+			// greeting) means opaque TCP, decided within one window.
+			deadline := time.Now().Add(cfg.FirstByteWindow)
+			if end := start.Add(cfg.Timeout); end.Before(deadline) {
+				deadline = end
+			}
+			if err := c.SetReadDeadline(deadline); err != nil {
 				return Result{}, err
 			}
 		}

@@ -115,6 +115,18 @@ func TestDetectOverSockets(t *testing.T) {
 			t.Fatalf("got %+v, %v", res, err)
 		}
 	})
+	t.Run("a pause inside an undecided prefix decides at once", func(t *testing.T) {
+		c, s := pair(t)
+		c.Write([]byte("p")) // a one-byte ping: could still become "PUT ..."
+		start := time.Now()
+		res, err := Detect(s, Config{FirstByteWindow: 50 * time.Millisecond, Timeout: 5 * time.Second})
+		if err != nil || res.Protocol != Opaque || res.Outcome != OutcomeTimeout || string(res.Prefix) != "p" {
+			t.Fatalf("got %+v, %v", res, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("took %v: a paused prefix must cost one window, not the whole timeout", d)
+		}
+	})
 	t.Run("closed without bytes", func(t *testing.T) {
 		c, s := pair(t)
 		c.Close()

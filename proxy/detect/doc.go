@@ -11,6 +11,8 @@
 // default) is taken to be waiting for the server to speak first (MySQL, SMTP,
 // a banner): the caller connects upstream at once and relays whatever either
 // side says, so such protocols work on undeclared ports without waiting for a
-// long detection timeout. Memo remembers such destinations so their later
-// connections skip detection entirely.
+// long detection timeout. Likewise a client that sends a few bytes that
+// could still start an HTTP request line and then pauses for the window (a
+// one-byte ping) is relayed as opaque TCP then. Memo remembers such
+// destinations so their later connections skip detection entirely.
 package detect

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"github.com/meshlite/meshlite/proxy/app"
 	"io"
 	"net/http"
 	"testing"
@@ -139,7 +140,7 @@ func TestShutdownDuringDetection(t *testing.T) {
 	t.Run("h2", func(t *testing.T) {
 		t.Parallel()
 		be := newBackend(t, echoHandler(), true)
-		p := startProxy(t, dstFunc(be.Addr))
+		p := startProxy(t, dstFunc(be.Addr), slowClientWindow)
 		var start time.Time
 		var runDone <-chan error
 		h := dialH2(t, p.Out, func() {
@@ -169,7 +170,7 @@ func TestShutdownDuringDetection(t *testing.T) {
 	t.Run("http1", func(t *testing.T) {
 		t.Parallel()
 		be := newBackend(t, echoHandler(), false)
-		p := startProxy(t, dstFunc(be.Addr))
+		p := startProxy(t, dstFunc(be.Addr), slowClientWindow)
 		c := dial(t, p.Out)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		io.WriteString(c, "GE") //nolint:errcheck // checked by the read
@@ -189,4 +190,12 @@ func TestShutdownDuringDetection(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	})
+}
+
+// slowClientWindow lets a client pause inside its request line (these
+// tests pause on purpose, to be caught in detection by the drain) without
+// being taken for opaque TCP.
+func slowClientWindow(c *app.Config) {
+	c.DetectWindow = 2 * time.Second
+	c.DetectTimeout = 5 * time.Second
 }

@@ -274,7 +274,7 @@ func (s *Server) serveConn(ctx context.Context, c *net.TCPConn) {
 			return
 		}
 		s.cfg.Metrics.Detected(dir, string(res.Outcome))
-		if res.Outcome == detect.OutcomeServerFirst && !direct {
+		if (res.Outcome == detect.OutcomeServerFirst || res.Outcome == detect.OutcomeTimeout) && !direct {
 			s.cfg.Memo.Remember(dst)
 		}
 	}
