@@ -77,7 +77,9 @@ type workload struct {
 
 func workloads(rate float64) []workload {
 	api := func(name, version string) workload {
-		return workload{name: name, sa: "user-service", labels: map[string]string{"app": "user-service", "version": version},
+		// Each version runs as its own service account, so its SPIFFE ID
+		// (and meshctl top) tells v1 from v2.
+		return workload{name: name, sa: "user-service-" + version, labels: map[string]string{"app": "user-service", "version": version},
 			ports: []string{"grpc=9090"}, app: []string{"users", "--listen", ":9090", "--version", version, "--replica", name}}
 	}
 	return []workload{

@@ -31,7 +31,7 @@ func (l *Load) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
-		path, v2 := "/users/"+fmt.Sprint(rand.IntN(100)), false
+		path, v2 := "/users/"+fmt.Sprint(1+rand.IntN(3)), false
 		switch k := n % 20; {
 		case k < 4:
 			v2 = true
