@@ -12,6 +12,10 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 PROTOS := $(shell find internal/api -name '*.proto')
 export MESHLITE_TOOLS_DIR := $(TOOLS_DIR)
 
+# The version every binary reports (proxy_build_info, meshctl check).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/meshlite/meshlite/internal/version.Version=$(VERSION)
+
 # Every main package: */cmd/<binary>.
 CMDS := ./proxy/cmd/... ./cli/cmd/... ./init/cmd/... ./identity/cmd/... ./destination/cmd/... ./internal/demo/cmd/...
 # Debian packages the tests and the demo use (command → package).
@@ -26,7 +30,7 @@ help: ## list targets
 
 build: ## build every binary into bin/
 	@mkdir -p bin
-	$(GO) build -trimpath -o bin/ $(CMDS)
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ $(CMDS)
 
 deps: ## install missing Debian packages and Go modules
 	@missing=""; for pair in $(APT_NEEDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \

@@ -177,7 +177,7 @@ func Start(ctx context.Context, o Options) (*Demo, error) {
 		d.Apps[w.name] = app
 		d.Members[w.name] = m
 		d.Order = append(d.Order, w.name)
-		say("  %-9s %-15s %s", w.name, m.Pod.Addr, m.ID)
+		say("  %-9s %-15s %-22s %s", w.name, m.Pod.Addr, m.Pod.NetNS, m.ID)
 	}
 	say("every workload above got its certificate from meshlite-identity; every hop between them is mutual TLS")
 	return d, nil

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/meshlite/meshlite/internal/version"
 )
 
 // LatencyBucketsMs are the response_latency_ms buckets, Linkerd's.
@@ -86,6 +88,11 @@ func New() *Proxy {
 		Name: "inbound_authz_deny_total", Help: "Total count of inbound requests (HTTP) and connections (TCP) denied by authorization policy or peer authentication, by deciding policy.",
 	}, []string{"protocol", "policy"})
 	p.Registry.MustRegister(p.authzDeny)
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "proxy_build_info", Help: "The meshlite version of this proxy, as a label; always 1.",
+	}, []string{"version"})
+	build.WithLabelValues(version.Get()).Set(1)
+	p.Registry.MustRegister(build)
 	p.Registry.MustRegister(p.requests, p.responses, p.latency, p.rejected,
 		p.tcpOpen, p.tcpOpenConns, p.tcpClose, p.tcpRead, p.tcpWrite, p.detect,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
