@@ -31,6 +31,7 @@ import (
 	"github.com/meshlite/meshlite/destination/registry"
 	"github.com/meshlite/meshlite/destination/server"
 	"github.com/meshlite/meshlite/destination/translate"
+	"github.com/meshlite/meshlite/internal/admin"
 	destinationv1 "github.com/meshlite/meshlite/internal/api/destination/v1"
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/identity"
@@ -122,7 +123,7 @@ func New(cfg Config, o Options) (*App, error) {
 	}
 	a.grpc = grpc.NewServer(opts...)
 	destinationv1.RegisterDestinationServer(a.grpc, a.server)
-	a.admin = &http.Server{Handler: adminHandler(a.reg, a.level, a.Ready), ReadHeaderTimeout: 10 * time.Second}
+	a.admin = &http.Server{Handler: admin.NewMux(admin.Config{Registry: a.reg, Level: a.level, Ready: a.Ready}), ReadHeaderTimeout: 10 * time.Second}
 	if a.grpcLn, err = net.Listen("tcp", cfg.Addr); err != nil {
 		a.closeBackend()
 		return nil, fmt.Errorf("destination: listen %s: %w", cfg.Addr, err)

@@ -26,6 +26,7 @@ import (
 	"github.com/meshlite/meshlite/identity/attest"
 	"github.com/meshlite/meshlite/identity/ca"
 	"github.com/meshlite/meshlite/identity/server"
+	"github.com/meshlite/meshlite/internal/admin"
 	identityv1 "github.com/meshlite/meshlite/internal/api/identity/v1"
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/internal/spiffe"
@@ -118,7 +119,7 @@ func New(cfg Config, o Options) (*App, error) {
 		Metrics:      a.metrics,
 	}))
 	a.admin = &http.Server{
-		Handler:           adminHandler(a.reg, a.level, a.ready.Load),
+		Handler:           admin.NewMux(admin.Config{Registry: a.reg, Level: a.level, Ready: a.ready.Load}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	if a.grpcLn, err = net.Listen("tcp", cfg.Addr); err != nil {

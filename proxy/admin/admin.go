@@ -16,19 +16,15 @@
 package admin
 
 import (
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/meshlite/meshlite/internal/admin"
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/tap"
 )
@@ -53,28 +49,11 @@ type Config struct {
 
 // Handler returns the admin mux.
 func Handler(cfg Config) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /live", func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "live\n") //nolint:errcheck // best effort
-	})
-	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
-		if cfg.Ready != nil && !cfg.Ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ready\n") //nolint:errcheck // best effort
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/logs/level", func(w http.ResponseWriter, r *http.Request) {
-		if !operator(cfg, r) {
-			http.Error(w, "the log level is reachable from loopback or over mutual TLS by an authorized identity only", http.StatusForbidden)
-			return
-		}
-		logLevel(cfg.Level, w, r)
-	})
+	mux := admin.NewMux(admin.Config{Registry: cfg.Registry, Level: cfg.Level, Ready: cfg.Ready,
+		Operator: func(r *http.Request) bool { return operator(cfg, r) }})
 	if cfg.Shutdown != nil {
 		mux.HandleFunc("POST /shutdown", func(w http.ResponseWriter, r *http.Request) {
-			if !fromLoopback(r) {
+			if !admin.FromLoopback(r) {
 				http.Error(w, "shutdown is only reachable from loopback", http.StatusForbidden)
 				return
 			}
@@ -105,7 +84,7 @@ func Handler(cfg Config) http.Handler {
 
 // operator reports whether r may use the operator endpoints.
 func operator(cfg Config, r *http.Request) bool {
-	if fromLoopback(r) {
+	if admin.FromLoopback(r) {
 		return true
 	}
 	if cfg.Authorized == nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
@@ -147,36 +126,4 @@ func serveTap(hub *tap.Hub, w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-}
-
-func logLevel(lvl *logging.Level, w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet:
-		fmt.Fprintln(w, lvl.Get().String())
-	case http.MethodPut, http.MethodPost:
-		body, err := io.ReadAll(io.LimitReader(r.Body, 64))
-		if err != nil {
-			http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		l, err := logging.Parse(string(body))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		lvl.Set(l)
-		fmt.Fprintln(w, l.String())
-	default:
-		w.Header().Set("Allow", "GET, PUT")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	}
-}
-
-func fromLoopback(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	return err == nil && a.Unmap().IsLoopback()
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"github.com/meshlite/meshlite/proxy/app"
 	"io"
 	"net/http"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/meshlite/meshlite/proxy/app"
 )
 
 // h2Conn drives one HTTP/2 connection frame by frame.
