@@ -60,6 +60,9 @@ type Forwarder struct {
 	// Upstream connects to endpoints.
 	Upstream Upstream
 	Log      zerolog.Logger
+	// OnOverflow, when set, counts a request refused because a
+	// connection-pool limit (named) was reached.
+	OnOverflow func(limit string)
 }
 
 var _ http.Handler = (*Forwarder)(nil)
@@ -229,6 +232,9 @@ func (f *Forwarder) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ov *pool.OverflowError
 	switch {
 	case errors.As(err, &ov):
+		if f.OnOverflow != nil {
+			f.OnOverflow(ov.Limit)
+		}
 		w.Header().Set(OverflowHeader, ov.Limit)
 		f.fail(w, r, http.StatusServiceUnavailable, "connection pool overflow: "+ov.Limit)
 	case errors.Is(err, endpoints.ErrNoEndpoints), errors.Is(err, mtls.ErrNoIdentity):

@@ -41,6 +41,7 @@ type Proxy struct {
 	tcpWrite     *prometheus.CounterVec
 	detect       *prometheus.CounterVec
 	authzDeny    *prometheus.CounterVec
+	overflow     *prometheus.CounterVec
 
 	authorities bounded
 	identities  bounded
@@ -88,6 +89,10 @@ func New() *Proxy {
 		Name: "inbound_authz_deny_total", Help: "Total count of inbound requests (HTTP) and connections (TCP) denied by authorization policy or peer authentication, by deciding policy.",
 	}, []string{"protocol", "policy"})
 	p.Registry.MustRegister(p.authzDeny)
+	p.overflow = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "request_overflow_total", Help: "Total count of requests and connections refused with 503 because a connection-pool limit was reached, by limit.",
+	}, []string{"direction", "limit"})
+	p.Registry.MustRegister(p.overflow)
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "proxy_build_info", Help: "The meshlite version of this proxy, as a label; always 1.",
 	}, []string{"version"})
@@ -147,6 +152,12 @@ func Classify(status int, grpcStatus string) string {
 // Rejected counts a request the proxy refused before handling it.
 func (p *Proxy) Rejected(direction string, status int) {
 	p.rejected.WithLabelValues(direction, statusLabel(status)).Inc()
+}
+
+// Overflow counts a request or connection refused because the named
+// connection-pool limit was reached.
+func (p *Proxy) Overflow(direction, limit string) {
+	p.overflow.WithLabelValues(direction, limit).Inc()
 }
 
 // AuthzDenied counts an inbound request ("http") or connection ("tcp")

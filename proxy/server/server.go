@@ -119,7 +119,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Identity != nil {
 		s.self = cfg.Identity.ID()
 	}
-	var handler http.Handler = &forward.Forwarder{Resolver: cfg.Resolver, Targets: cfg.Targets, Upstream: cfg.Upstream, Log: cfg.Log}
+	var handler http.Handler = &forward.Forwarder{Resolver: cfg.Resolver, Targets: cfg.Targets, Upstream: cfg.Upstream, Log: cfg.Log,
+		OnOverflow: func(limit string) { cfg.Metrics.Overflow(string(cfg.Direction), limit) }}
 	if cfg.Direction == conninfo.Inbound {
 		handler = s.authorizeHTTP(clientIDHeader(handler))
 	}
@@ -397,6 +398,11 @@ func (s *Server) forwardTCP(ctx context.Context, c net.Conn, prefix []byte, info
 	}
 	ep, release, err := s.pickTCP(ctx, info.OrigDst)
 	if err != nil {
+		var ov *pool.OverflowError
+		if errors.As(err, &ov) {
+			s.cfg.Metrics.Overflow(string(s.cfg.Direction), ov.Limit)
+			return abort(err, "overflow")
+		}
 		return abort(err, "resolve")
 	}
 	defer release()

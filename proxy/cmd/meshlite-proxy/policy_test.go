@@ -420,3 +420,52 @@ spec:
 		t.Fatalf("plaintext request under STRICT got %s", resp.Status)
 	}
 }
+
+// TestConnectionPoolLimit: past http2MaxRequests in flight, the proxy
+// answers 503 at once, names the limit, and counts it.
+func TestConnectionPoolLimit(t *testing.T) {
+	dr := `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: user-service, namespace: default}
+spec:
+  host: user-service
+  trafficPolicy:
+    connectionPool:
+      http: {http2MaxRequests: 2}
+`
+	_, reps, client := policyMesh(t, map[string]string{"pool.yaml": dr}, "v1")
+	c := newCaller(client)
+	until(t, "service known", func() bool { code, _, _, err := do(c, "/"); return err == nil && code == 200 })
+	reps[0].delay.Store(int64(1500 * time.Millisecond))
+	type result struct {
+		code  int
+		limit string
+		took  time.Duration
+	}
+	results := make(chan result, 6)
+	for range 6 {
+		go func() {
+			start := time.Now()
+			code, _, hdr, _ := do(c, "/")
+			results <- result{code, hdr.Get("Meshlite-Overflow"), time.Since(start)}
+		}()
+	}
+	ok, refused := 0, 0
+	for range 6 {
+		r := <-results
+		switch {
+		case r.code == 200:
+			ok++
+		case r.code == http.StatusServiceUnavailable && r.limit == "http2MaxRequests" && r.took < time.Second:
+			refused++
+		default:
+			t.Errorf("unexpected answer %+v", r)
+		}
+	}
+	if ok != 2 || refused != 4 {
+		t.Fatalf("%d served and %d refused of 6 concurrent requests with http2MaxRequests 2, want 2 and 4", ok, refused)
+	}
+	if n := metric(t, client, "request_overflow_total", map[string]string{"limit": "http2MaxRequests"}); n != 4 {
+		t.Fatalf("request_overflow_total = %v, want 4", n)
+	}
+}
