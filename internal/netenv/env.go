@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -176,10 +177,18 @@ func freeName(prefix string) (string, error) {
 
 // setupBridge creates the bridge with the first address of each subnet.
 func (e *Env) setupBridge(ctx context.Context) error {
+	mac, err := bridgeMAC()
+	if err != nil {
+		return fmt.Errorf("netenv: create bridge %s: %w", e.bridge, err)
+	}
 	lines := []string{
 		// No STP, no multicast snooping: ports forward at once and IPv6
-		// neighbour discovery is flooded.
-		fmt.Sprintf("link add %s type bridge stp_state 0 mcast_snooping 0", e.bridge),
+		// neighbour discovery is flooded. A MAC address of its own: a
+		// bridge without one takes the lowest of its ports', so adding a
+		// pod could change it under the pods that cached the old one, and
+		// their packets to the host would be lost until their ARP entry
+		// went stale (seconds of TCP retransmissions).
+		fmt.Sprintf("link add %s address %s type bridge stp_state 0 mcast_snooping 0", e.bridge, mac),
 		fmt.Sprintf("addr add %s dev %s", netip.PrefixFrom(e.Gateway(), e.pod4.Bits()), e.bridge),
 	}
 	if e.pod6.IsValid() {
@@ -190,6 +199,16 @@ func (e *Env) setupBridge(ctx context.Context) error {
 		return fmt.Errorf("netenv: create bridge %s: %w", e.bridge, err)
 	}
 	return nil
+}
+
+// bridgeMAC returns a random locally administered unicast MAC address.
+func bridgeMAC() (string, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("random MAC: %w", err)
+	}
+	b[0] = b[0]&^0x01 | 0x02 // unicast, locally administered
+	return net.HardwareAddr(b[:]).String(), nil
 }
 
 // Name returns the Env's name, "<prefix>-<id>", which starts the name of

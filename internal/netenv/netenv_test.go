@@ -490,3 +490,49 @@ func TestPodErrors(t *testing.T) {
 		t.Errorf("missing binary: %v, exit %d, output %q", err, proc.ExitCode(), proc.Output())
 	}
 }
+
+// TestPodReachesHostAfterMorePods: a pod that talked to the host keeps
+// reaching it after other pods join the bridge. (A bridge without a MAC
+// address of its own takes its ports' lowest, so new pods changed it
+// under the first pod's ARP cache, and its packets to the host were lost
+// for seconds.)
+func TestPodReachesHostAfterMorePods(t *testing.T) {
+	t.Parallel()
+	env := NewForTest(t, Options{DisableIPv6: true})
+	mac := func() string {
+		b, err := os.ReadFile("/sys/class/net/" + env.Bridge() + "/address")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	first, err := env.AddPod(t.Context(), "first", PodOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", netip.AddrPortFrom(env.Gateway(), 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	echoServer(t, l)
+	talk := func() {
+		t.Helper()
+		c, err := first.DialContext(t.Context(), "tcp", l.Addr().String())
+		if err != nil {
+			t.Fatalf("pod dial host %s: %v", l.Addr(), err)
+		}
+		roundTrip(t, c)
+	}
+	talk()
+	before := mac()
+	for _, name := range []string{"second", "third", "fourth"} {
+		if _, err := env.AddPod(t.Context(), name, PodOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := mac(); after != before {
+		t.Errorf("bridge MAC changed from %s to %s as pods were added", before, after)
+	}
+	talk()
+}
