@@ -75,6 +75,9 @@ type Config struct {
 	// ShutdownEndpoint serves POST /shutdown on the admin port (loopback
 	// only), for Jobs whose proxy is a classic sidecar.
 	ShutdownEndpoint bool // false
+	// Cores is how many threads run Go code in the proxy (GOMAXPROCS); 0
+	// leaves Go's default (the CPUs, or the cgroup's CPU limit).
+	Cores int // 1
 }
 
 // Default returns the defaults.
@@ -100,6 +103,7 @@ func Default() Config {
 		MeshPort:                 resolve.DefaultMeshPort,
 		Destination:              DestinationConfig{LeaseTTL: 15 * time.Second, WorkloadWeight: 1},
 		AdminAuthorizedNamespace: "meshlite",
+		Cores:                    1,
 		Telemetry:                defaultTelemetry(),
 	}
 }
@@ -127,6 +131,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MeshedEndpointsFile, "meshed-endpoints-file", c.MeshedEndpointsFile, "file of ADDR=SPIFFE_ID entries, one per line, like --meshed-endpoints")
 	fs.UintVar(&c.MeshPort, "mesh-port", c.MeshPort, "inbound port of peer proxies, where mutual TLS connections go")
 	c.Destination.registerFlags(fs)
+	fs.IntVar(&c.Cores, "cores", c.Cores, "threads running the proxy's Go code (GOMAXPROCS; 0: Go's default, the CPUs or the container's CPU limit); the GOMAXPROCS variable wins")
 	fs.BoolVar(&c.ShutdownEndpoint, "shutdown-endpoint", c.ShutdownEndpoint, "serve POST /shutdown on the admin port, from loopback, to stop gracefully (classic sidecars of Jobs)")
 	fs.StringVar(&c.AdminAuthorizedNamespace, "admin-authorized-namespace", c.AdminAuthorizedNamespace, "namespace whose identities may use /tap and /logs/level over mutual TLS (empty: loopback only)")
 	c.Telemetry.registerFlags(fs)
@@ -227,6 +232,9 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Destination.validate(c.identityEnabled())...)
 	errs = append(errs, c.Telemetry.validate()...)
+	if c.Cores < 0 {
+		errs = append(errs, fmt.Errorf("cores: must not be negative, got %d", c.Cores))
+	}
 	if c.MeshPort == 0 || c.MeshPort > 65535 {
 		errs = append(errs, fmt.Errorf("mesh-port: %d is not a port", c.MeshPort))
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/meshlite/meshlite/internal/flagenv"
@@ -55,6 +56,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
+	}
+	// The proxy's threads: --cores, unless GOMAXPROCS says otherwise.
+	if os.Getenv("GOMAXPROCS") == "" && cfg.Cores > 0 {
+		runtime.GOMAXPROCS(cfg.Cores)
 	}
 	p, err := app.New(cfg, stdout, nil)
 	if err != nil {
