@@ -121,7 +121,7 @@ bench-quick: deps bench-bin ## quick benchmark (root, < 3 min): direct vs meshli
 
 bench-bin:
 	@mkdir -p bin
-	$(GO) build -trimpath -o bin/ ./proxy/cmd/meshlite-proxy ./bench/cmd/...
+	$(GO) build -trimpath -o bin/ ./proxy/cmd/meshlite-proxy ./identity/cmd/meshlite-identity ./bench/cmd/...
 
 bench-deps: $(TOOLS_DIR)/fortio
 	@missing=""; for pair in $(BENCH_APT_NEEDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \

@@ -26,6 +26,7 @@ func Markdown(res *Results) string {
 
 	b.WriteString("## Targets\n\n")
 	b.WriteString("Read at " + TargetPoint.Label() + " (HTTP/1.1) unless stated; medians over the repetitions, spread in parentheses. " +
+		"The latency goals are the meshlite pair's with mutual TLS (`meshlite-mtls`), which pays for mTLS as the HAProxy and nginx pairs do; the plaintext pair's added latency is there for reference. " +
 		"**NOISY** marks a latency target whose added latency came out clearly negative: no proxy pair is faster than no proxy, so direct's runs were disturbed by other load on the machine and the comparison says nothing.\n\n")
 	var rows [][]string
 	for _, t := range Targets(res, groups) {
@@ -89,6 +90,7 @@ func writeMethod(b *strings.Builder, res *Results) {
 - Every proxy runs as uid 2102 with %d worker threads (GOMAXPROCS=%d for the Go proxies, nbthread %d for HAProxy, worker_processes %d for nginx). The machine has %d cores, shared with the load generator and the backend, so nothing is pinned.
 - Fixed-rate latency: bench/cmd/loadgen (open loop, coordinated-omission corrected) inside the client pod, %d repetition(s) of every point; each point has a %.0f s warm-up and a %.0f s window, stretched to at least %d requests at low rates. Repetitions are interleaved — round r runs every point on every topology before round r+1 — so slow drifts of this shared machine hit all topologies alike.
 - Proxy cost, per process group (nginx: master and workers, whose RSS is summed, so pages they share are counted once per process and nginx's memory is overstated): CPU is utime+stime from /proc/<pid>/stat over the run divided by the requests carried (window plus warm-up), in CPU seconds per 1000 requests — the same number as cores per 1000 RPS. RSS *steady* is the median of VmRSS samples every 250 ms during the run, *anon* the same for RssAnon (heap and stacks: RSS without the executable's and libraries' file pages, which are shared and reclaimable); *peak* is VmHWM after resetting it (clear_refs 5) at the start of the run. MB = 10^6 bytes. GC cycles come from meshlite-proxy's go_gc_duration_seconds_count on its admin port.
+- meshlite-mtls: a trust domain is made for the run (anchor, issuer, join key), meshlite-identity runs in a third pod with the join attestor, and each proxy proves its identity with a join token and gets an ECDSA P-256 SPIFFE certificate (24 h, so none is renewed during the run); the client proxy lists the server pod's address with the server proxy's SPIFFE ID in --meshed-endpoints. Its set-up fails unless, after one request of each protocol, the client proxy counted responses over mutual TLS (response_total{direction="outbound",tls="true"}) and none in plaintext, and every connection the server proxy accepted was mutual TLS. The identity service is not measured.
 - Maximum throughput: wrk (HTTP/1.1, one thread) and h2load (h2c, one thread) closed loop; bulk TCP: one iperf3 stream.
 - The machine is shared: %s. Tails (p99 and beyond) move with that load far more than with the proxy; read them across repetitions and against direct in the same round.
 

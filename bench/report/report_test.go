@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/meshlite/meshlite/bench/workload"
@@ -127,13 +128,28 @@ func TestAggregate(t *testing.T) {
 func TestTargets(t *testing.T) {
 	res := fixture()
 	got := Targets(res, Aggregate(res.Latency, topologyNames(res)))
-	want := []string{Pass, Pass, Pass, Fail, Pass}
+	// latency mTLS, mTLS below peers, plaintext latency (reference);
+	// RSS, CPU and bulk of the mTLS then the plaintext pair.
+	want := []string{Pass, Pass, Pass, Fail, Pass, Pass, Fail, Fail, Pass}
 	if len(got) != len(want) {
 		t.Fatalf("%d targets, want %d", len(got), len(want))
 	}
 	for i, tg := range got {
 		if tg.Status != want[i] {
 			t.Errorf("target %q: %s (%s), want %s", tg.Name, tg.Status, tg.Got, want[i])
+		}
+	}
+	// The latency goals are read on meshlite-mtls: p99 700, 710, 720 µs
+	// against direct's 410, 9000, 430 adds 290 µs (median).
+	for i, w := range []string{
+		"+0.290 (-8.290…+0.290) ms",
+		"meshlite-mtls +0.290 vs haproxy-mtls +0.400, nginx-mtls +0.500 ms",
+		"+0.250 (-8.330…+0.250) ms",
+		"30 % (6.00 of 20.00 Gbit/s)",
+	} {
+		idx := []int{0, 1, 2, 7}[i]
+		if got[idx].Got != w {
+			t.Errorf("target %q measured %q, want %q", got[idx].Name, got[idx].Got, w)
 		}
 	}
 	// A pair "faster" than direct at p99 means a disturbed direct run.
@@ -143,8 +159,21 @@ func TestTargets(t *testing.T) {
 			noisy.Latency[i].Latency.P99 = 50_000
 		}
 	}
-	if got := Targets(noisy, Aggregate(noisy.Latency, topologyNames(noisy))); got[0].Status != Noisy || got[1].Status != Noisy {
-		t.Errorf("disturbed direct: %s, %s; want %s", got[0].Status, got[1].Status, Noisy)
+	got = Targets(noisy, Aggregate(noisy.Latency, topologyNames(noisy)))
+	for _, i := range []int{0, 1, 2} {
+		if got[i].Status != Noisy {
+			t.Errorf("disturbed direct: %q is %s, want %s", got[i].Name, got[i].Status, Noisy)
+		}
+	}
+	// Without meshlite-mtls, its targets are n/a; the plaintext pair's
+	// are still read.
+	plain := fixture()
+	plain.Latency = slices.DeleteFunc(plain.Latency, func(r LatencyRun) bool { return r.Topology == "meshlite-mtls" })
+	got = Targets(plain, Aggregate(plain.Latency, topologyNames(plain)))
+	for i, w := range []string{NA, NA, Pass, NA, Pass, NA, Fail} {
+		if got[i].Status != w {
+			t.Errorf("without meshlite-mtls: %q is %s, want %s", got[i].Name, got[i].Status, w)
+		}
 	}
 	// Without peers or iperf3, those targets are n/a, not failures.
 	res.Throughput = nil
@@ -184,7 +213,7 @@ func TestNines(t *testing.T) {
 
 func TestCurveSeries(t *testing.T) {
 	names, series := CurveSeries(fixture(), TargetPoint)
-	if len(names) != 4 || names[1] != "meshlite" {
+	if len(names) != 5 || names[1] != "meshlite" || names[2] != "meshlite-mtls" {
 		t.Fatalf("names %v", names)
 	}
 	// 5000 samples: 99.99 (1 in 10000) and 100 are left out.

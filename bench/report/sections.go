@@ -130,7 +130,7 @@ func writeIdle(b *strings.Builder, res *Results, groups []Group) {
 // leftOut closes the report: what it does not (yet) measure.
 const leftOut = `## Not measured here
 
-- **meshlite with mTLS** (` + "`meshlite-mtls`" + `): waits for the identity service; the HAProxy and nginx pairs already pay for mTLS, meshlite does not yet, so their comparison flatters meshlite until then.
+- **TLS handshakes and certificate rotation**: every mTLS pair reuses its HTTP connections between the pods (meshlite: one HTTP/2 connection per endpoint; HAProxy ` + "`http-reuse always`" + `; nginx upstream keep-alive), and the TCP workloads keep their connections, so even the churn workload pays for few TLS handshakes between the proxies; meshlite-mtls's certificates are not renewed during a run, and the identity service's own cost is not counted.
 - Multiple cores per proxy under contention, NUMA, real NICs: everything runs on one 2-core VM over veth pairs, so absolute numbers are this machine's; compare rows, not machines.
 - Large bodies, request bodies, streaming gRPC, HTTP/1 upgrades and WebSocket; many distinct destinations (the proxies' pools and detection memo see one backend).
 - meshlite's access log is off (` + "`--access-log=false`" + `), as HAProxy and nginx have no logging configured; with it on, each request also costs one JSON line.

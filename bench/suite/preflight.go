@@ -61,7 +61,7 @@ func preflight(progs []string, toolsDir string) (map[string]string, error) {
 }
 
 // binaries are the bench's own programs, expected in the bin directory.
-var binaries = []string{"meshlite-proxy", "loadgen", "benchbackend", "benchpeer"}
+var binaries = []string{"meshlite-proxy", "loadgen", "benchbackend", "benchpeer", "meshlite-identity"}
 
 // findBins checks that dir holds every one of names.
 func findBins(dir string, names []string) (map[string]string, error) {

@@ -34,8 +34,9 @@ type Options struct {
 	// Threads is every proxy's worker threads. Default 2.
 	Threads int
 	// CPUProfileDir, when set, runs meshlite as meshlite-proxy-prof and
-	// collects its CPU profiles there (meshlite-client.pprof,
-	// meshlite-server.pprof). Default "" (off).
+	// collects its CPU profiles there (<topology>-client.pprof and
+	// <topology>-server.pprof: meshlite-client.pprof,
+	// meshlite-mtls-server.pprof...). Default "" (off).
 	CPUProfileDir string
 	// Command is how the run was started, for the report.
 	Command string
@@ -54,7 +55,7 @@ var podSysctls = map[string]string{
 type site struct {
 	topo    topology.Topology
 	pair    topology.Pair
-	apps    []*netenv.Proc
+	apps    []*netenv.Proc // backend, iperf3, control plane: not measured
 	proxies []topology.Proxy
 	ready   bool // set up and checked
 }
@@ -250,6 +251,11 @@ func (r *runner) setup(ctx context.Context, env *netenv.Env, t topology.Topology
 	}
 	s := &site{topo: t, pair: topology.Pair{Client: client, Server: server}}
 	r.sites = append(r.sites, s) // for saveLogs, even if set-up fails
+	if t.Control {
+		if s.pair.Control, err = env.AddPod(ctx, t.Name+"-ctl", netenv.PodOptions{}); err != nil {
+			return nil, err
+		}
+	}
 	if s.apps, err = topology.StartApps(ctx, server, r.bins["benchbackend"], iperf, r.ports); err != nil {
 		return nil, err
 	}
@@ -258,14 +264,21 @@ func (r *runner) setup(ctx context.Context, env *netenv.Env, t topology.Topology
 	}
 	s.proxies, err = t.Setup(ctx, s.pair, topology.Deps{
 		Bins: topology.Bins{Proxy: r.bins["meshlite-proxy"], ProxyProf: r.bins["meshlite-proxy-prof"],
-			Peer: r.bins["benchpeer"], HAProxy: r.tools["haproxy"], Nginx: r.tools["nginx"]},
+			Peer: r.bins["benchpeer"], Identity: r.bins["meshlite-identity"], HAProxy: r.tools["haproxy"], Nginx: r.tools["nginx"]},
 		Dir: dir, Threads: r.o.Threads, Ports: r.ports, Certs: certs, ProfileDir: profileDir(r.o.CPUProfileDir),
+		Started: func(p *netenv.Proc) { s.apps = append(s.apps, p) },
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := topology.Check(ctx, t, s.pair, r.ports); err != nil {
 		return nil, err
+	}
+	if t.Verify != nil {
+		if err := t.Verify(ctx, s.proxies); err != nil {
+			return nil, err
+		}
+		r.logf("%-16s path verified from the proxies' metrics", t.Name)
 	}
 	for _, p := range s.proxies {
 		u, err := measure.Idle(p.Proc.PID())

@@ -32,6 +32,14 @@ func gomaxprocs(n int) string { return "GOMAXPROCS=" + strconv.Itoa(n) }
 // setupMeshlite runs meshlite-proxy in both pods behind the rules
 // meshlite-init will install.
 func setupMeshlite(ctx context.Context, pair Pair, d Deps) ([]Proxy, error) {
+	return startMeshlite(ctx, pair, d, "meshlite", nil)
+}
+
+// startMeshlite runs meshlite-proxy in both pods, client first, behind the
+// rules meshlite-init will install, each with --access-log=false and the
+// flags extra returns for its side, and waits until each is ready. With
+// Deps.ProfileDir, the profiles are <topo>-<side>.pprof.
+func startMeshlite(ctx context.Context, pair Pair, d Deps, topo string, extra func(Side) []string) ([]Proxy, error) {
 	var out []Proxy
 	for _, s := range []struct {
 		side Side
@@ -41,19 +49,23 @@ func setupMeshlite(ctx context.Context, pair Pair, d Deps) ([]Proxy, error) {
 			return nil, err
 		}
 		path, args := d.Bins.Proxy, []string{"--access-log=false"}
+		if extra != nil {
+			args = append(args, extra(s.side)...)
+		}
 		if d.ProfileDir != "" {
 			// A short grace, so the proxy exits (and writes the
 			// profile) before Env.Close's SIGKILL.
 			path = d.Bins.ProxyProf
-			args = append(args, "--shutdown-grace=1s", "-cpuprofile", filepath.Join(d.ProfileDir, "meshlite-"+string(s.side)+".pprof"))
+			args = append(args, "--shutdown-grace=1s", "-cpuprofile", filepath.Join(d.ProfileDir, topo+"-"+string(s.side)+".pprof"))
 		}
 		proc, err := s.pod.Start(ctx, netenv.ProcSpec{
 			Name: "meshlite-proxy-" + string(s.side), Path: path, Args: args,
 			Env: []string{gomaxprocs(d.Threads)}, UID: ProxyUID, GID: ProxyUID,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("topology: meshlite: %w", err)
+			return nil, fmt.Errorf("topology: %s: %w", topo, err)
 		}
+		// With an identity, /ready waits for the proxy's certificate.
 		admin := netip.AddrPortFrom(s.pod.Addr, AdminPort).String()
 		if err := waitReady(ctx, proc, "http://"+admin+"/ready"); err != nil {
 			return nil, err

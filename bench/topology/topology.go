@@ -19,6 +19,8 @@ type Bins struct {
 	ProxyProf string
 	// Peer is benchpeer (the Go relay and reverse proxy).
 	Peer string
+	// Identity is meshlite-identity, for meshlite-mtls.
+	Identity string
 	// HAProxy and Nginx are the Debian binaries.
 	HAProxy, Nginx string
 }
@@ -37,13 +39,22 @@ type Deps struct {
 	// Certs is the PKI of the mTLS peers.
 	Certs *peers.Certs
 	// ProfileDir, when set, makes meshlite run as Bins.ProxyProf and
-	// write meshlite-<side>.pprof there when it exits. Default "" (off).
+	// write <topology>-<side>.pprof there when it exits (meshlite-client,
+	// meshlite-mtls-server...). Default "" (off).
 	ProfileDir string
+	// Started, when set, is told of every process Setup starts that is
+	// not a Proxy (meshlite-mtls: the identity service), so that the
+	// caller can keep its output. Such processes are never measured.
+	Started func(*netenv.Proc)
 }
 
-// Pair is a topology's two pods.
+// Pair is a topology's pods.
 type Pair struct {
 	Client, Server *netenv.Pod
+	// Control is a third pod, for a topology that asks for one
+	// (Topology.Control): its control plane runs there, outside the
+	// traffic path. Nil otherwise.
+	Control *netenv.Pod
 }
 
 // Side names the pod a proxy runs in: "client" or "server".
@@ -76,9 +87,16 @@ type Topology struct {
 	Protos []Proto
 	// Needs are the external programs Setup runs (checked up front).
 	Needs []string
+	// Control asks for Pair.Control, a third pod for the topology's
+	// control plane.
+	Control bool
 	// Setup installs the rules and starts the proxies, waits until they
 	// listen, and returns them (none for direct).
 	Setup func(ctx context.Context, pair Pair, d Deps) ([]Proxy, error)
+	// Verify, when set, runs after Check's requests have gone through and
+	// fails unless they took the path the topology claims (meshlite-mtls:
+	// over mutual TLS between the pods). A failure fails the set-up.
+	Verify func(ctx context.Context, proxies []Proxy) error
 }
 
 // Carries reports whether t can carry protocol p.
@@ -90,18 +108,6 @@ const (
 )
 
 // All returns every topology, in report order.
-//
-// TODO(identity): add "meshlite-mtls" here, after "meshlite": the same
-// set-up as meshlite but with mutual TLS between the two proxies. The
-// proxies will need an identity service and a trust anchor: a trust anchor
-// and issuer made for the run (`meshctl identity create --trust-domain ...
-// --out DIR`), meshlite-identity running in a third pod both can reach, a
-// join token per proxy (`meshctl identity token --dir DIR --ns ... --sa ...`),
-// and the proxy flags --identity-addr, --identity-trust-anchors,
-// --identity-token-file and --meshed-endpoints <server pod IP>=<its SPIFFE
-// ID>; Setup waits until both proxies hold a certificate. Nothing else in
-// the bench changes: it is one more entry, and its rows appear beside the
-// HAProxy and nginx mTLS pairs.
 func All() []Topology {
 	return []Topology{
 		{
@@ -115,6 +121,15 @@ func All() []Topology {
 			Summary: "meshlite-proxy outbound → meshlite-proxy inbound, plaintext, --access-log=false",
 			Capture: transparent,
 			Setup:   setupMeshlite,
+		},
+		{
+			Name: "meshlite-mtls",
+			Summary: "meshlite-proxy outbound → meshlite-proxy inbound, mutual TLS 1.3 (ECDSA P-256 SPIFFE certificates from meshlite-identity in a third pod, " +
+				"the server pod in the client proxy's --meshed-endpoints), HTTP multiplexed over one HTTP/2 connection per endpoint between the pair, --access-log=false",
+			Capture: transparent,
+			Control: true,
+			Setup:   setupMeshliteMTLS,
+			Verify:  verifyMTLS,
 		},
 		{
 			Name:    "haproxy-mtls",

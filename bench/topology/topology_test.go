@@ -23,9 +23,10 @@ func TestMain(m *testing.M) { testbin.Main(m, &bins) }
 func TestTopologiesCarryTraffic(t *testing.T) {
 	env := netenv.NewForTest(t, netenv.Options{Prefix: "mlbt", DisableIPv6: true})
 	b := Bins{
-		Proxy:   bins.MustBuild(t, "proxy/cmd/meshlite-proxy"),
-		Peer:    bins.MustBuild(t, "bench/cmd/benchpeer"),
-		HAProxy: lookSbin("haproxy"), Nginx: lookSbin("nginx"),
+		Proxy:    bins.MustBuild(t, "proxy/cmd/meshlite-proxy"),
+		Peer:     bins.MustBuild(t, "bench/cmd/benchpeer"),
+		Identity: bins.MustBuild(t, "identity/cmd/meshlite-identity"),
+		HAProxy:  lookSbin("haproxy"), Nginx: lookSbin("nginx"),
 	}
 	backend := bins.MustBuild(t, "bench/cmd/benchbackend")
 	certs, err := peers.NewCerts(time.Now(), peers.ServerName)
@@ -48,6 +49,11 @@ func TestTopologiesCarryTraffic(t *testing.T) {
 			if pair.Server, err = env.AddPod(ctx, podName(i, "s"), netenv.PodOptions{}); err != nil {
 				t.Fatal(err)
 			}
+			if tp.Control {
+				if pair.Control, err = env.AddPod(ctx, podName(i, "ctl"), netenv.PodOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if _, err := StartApps(ctx, pair.Server, backend, "", DefaultPorts); err != nil {
 				t.Fatal(err)
 			}
@@ -58,6 +64,17 @@ func TestTopologiesCarryTraffic(t *testing.T) {
 			if err := Check(ctx, tp, pair, DefaultPorts); err != nil {
 				t.Fatal(err)
 			}
+			if tp.Verify != nil {
+				if err := tp.Verify(ctx, proxies); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tp.Name == "meshlite" {
+				// The plaintext pair must fail meshlite-mtls's check.
+				if err := verifyMTLS(ctx, proxies); err == nil {
+					t.Error("verifyMTLS passed the plaintext meshlite pair")
+				}
+			}
 			if want := map[bool]int{true: 0, false: 2}[tp.Name == "direct"]; len(proxies) != want {
 				t.Fatalf("%d proxies, want %d", len(proxies), want)
 			}
@@ -66,7 +83,7 @@ func TestTopologiesCarryTraffic(t *testing.T) {
 				if err != nil || u.RSSSteady <= 0 {
 					t.Errorf("%s proxy: RSS %d, %v", p.Side, u.RSSSteady, err)
 				}
-				if tp.Name == "meshlite" {
+				if p.MetricsURL != "" {
 					if _, err := measure.Scrape(ctx, p.MetricsURL, measure.GCMetric); err != nil {
 						t.Errorf("%s proxy metrics: %v", p.Side, err)
 					}

@@ -144,13 +144,13 @@ func Full() Plan {
 	}
 }
 
-// Quick is `make bench-quick`: direct, meshlite and the Go reverse proxy
-// pair, HTTP/1 and h2c at 1000 RPS with 16 requests in flight, once, for
+// Quick is `make bench-quick`: direct, meshlite (plaintext and mTLS) and
+// the Go reverse proxy pair, HTTP/1 and h2c at 1000 RPS with 16 requests in flight, once, for
 // 10 s.
 func Quick() Plan {
 	return Plan{
 		Name:       "quick",
-		Topologies: []string{"direct", "meshlite", "go-reverseproxy"},
+		Topologies: []string{"direct", "meshlite", "meshlite-mtls", "go-reverseproxy"},
 		Points: []Point{
 			{Workload: HTTP1, Rate: 1000, Conns: 16, Streams: 1},
 			{Workload: H2C, Rate: 1000, Conns: 4, Streams: 4},

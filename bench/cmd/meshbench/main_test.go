@@ -42,7 +42,7 @@ func TestPlanFlags(t *testing.T) {
 	}{
 		{"full", nil, func(p workload.Plan) bool { return p.Name == "full" && p.Reps == 3 && p.Throughput && p.Fortio }},
 		{"quick", []string{"-quick"}, func(p workload.Plan) bool {
-			return p.Name == "quick" && p.Reps == 1 && p.Window == 10*time.Second && !p.Throughput && len(p.Topologies) == 3
+			return p.Name == "quick" && p.Reps == 1 && p.Window == 10*time.Second && !p.Throughput && len(p.Topologies) == 4 && p.Topologies[2] == "meshlite-mtls"
 		}},
 		{"reduced", []string{"-reps", "1", "-window", "3s", "-warmup", "0s", "-workloads", "http1,churn", "-fortio", "false"},
 			func(p workload.Plan) bool {

@@ -47,9 +47,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintln(stderr, "\nBenchmarks meshlite-proxy against no proxy and against peer proxies in network-namespace pods (root).\n\nflags:")
 		fs.PrintDefaults()
 	}
-	fs.BoolVar(&o.quick, "quick", false, "quick run: direct, meshlite and go-reverseproxy, HTTP/1 and h2c at 1000 RPS, one 10 s repetition; writes <out>/quick.md")
+	fs.BoolVar(&o.quick, "quick", false, "quick run: direct, meshlite, meshlite-mtls and go-reverseproxy, HTTP/1 and h2c at 1000 RPS, one 10 s repetition; writes <out>/quick.md")
 	fs.BoolVar(&o.render, "render", false, "only re-render the report and plot from <out>/results.json")
-	fs.StringVar(&o.binDir, "bin-dir", "bin", "directory with meshlite-proxy, loadgen, benchbackend and benchpeer")
+	fs.StringVar(&o.binDir, "bin-dir", "bin", "directory with meshlite-proxy, loadgen, benchbackend, benchpeer and meshlite-identity")
 	fs.StringVar(&o.outDir, "out", "bench/out", "directory for raw results (not committed)")
 	fs.StringVar(&o.results, "results", "bench/RESULTS.md", "report written by a full run")
 	fs.StringVar(&o.plot, "plot", "bench/latency.png", "latency plot written by a full run")
