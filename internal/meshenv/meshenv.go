@@ -47,6 +47,17 @@ type Options struct {
 	// Destination runs meshlite-destination (embedded registry) in the
 	// control pod too, and points every workload's proxy at it.
 	Destination bool
+	// LeaseTTL is the registration lease the destination service grants
+	// at most and the proxies ask for; default 3s.
+	LeaseTTL time.Duration
+}
+
+// leaseTTL is Options.LeaseTTL or its default.
+func (o Options) leaseTTL() string {
+	if o.LeaseTTL > 0 {
+		return o.LeaseTTL.String()
+	}
+	return "3s"
 }
 
 // Mesh is a running control plane.
@@ -156,7 +167,7 @@ func (m *Mesh) StartDestination(ctx context.Context) error {
 	}
 	args := []string{"--config-dir", m.ConfigDir, "--poll-interval", "200ms",
 		"--state-file", filepath.Join(m.Dir, "destination.db"), "--trust-domain", m.TD.Name(),
-		"--addr", fmt.Sprintf(":%d", DestinationPort), "--admin-addr", ":9996", "--lease-ttl", "3s",
+		"--addr", fmt.Sprintf(":%d", DestinationPort), "--admin-addr", ":9996", "--lease-ttl", m.Options.leaseTTL(),
 		"--identity-addr", m.IdentityAddr().String(), "--identity-trust-anchors", m.AnchorsFile(),
 		"--identity-trust-domain", m.TD.Name(), "--identity-token-file", token}
 	proc, err := m.Control.Start(ctx, netenv.ProcSpec{Name: "destination", Path: filepath.Join(m.Options.BinDir, "meshlite-destination"), Args: args, Output: m.Options.Output})
@@ -264,7 +275,7 @@ func (m *Mesh) AddWorkload(ctx context.Context, w Workload) (*Member, error) {
 		"--identity-token-file", tokenFile,
 	}, w.ProxyArgs...)
 	if m.Destination != nil {
-		args = append(args, "--destination-addr", m.DestinationAddr().String(), "--workload-lease-ttl", "3s")
+		args = append(args, "--destination-addr", m.DestinationAddr().String(), "--workload-lease-ttl", m.Options.leaseTTL())
 		if len(w.Ports) > 0 {
 			labels := make([]string, 0, len(w.Labels))
 			for k, v := range w.Labels {

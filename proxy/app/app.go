@@ -22,6 +22,7 @@ import (
 	"github.com/meshlite/meshlite/proxy/accesslog"
 	"github.com/meshlite/meshlite/proxy/admin"
 	"github.com/meshlite/meshlite/proxy/authz"
+	"github.com/meshlite/meshlite/proxy/balance"
 	"github.com/meshlite/meshlite/proxy/conninfo"
 	"github.com/meshlite/meshlite/proxy/detect"
 	"github.com/meshlite/meshlite/proxy/discovery"
@@ -48,7 +49,8 @@ type Proxy struct {
 	identity          *identity.Client  // nil without an identity service
 	discovery         *discovery.Client // nil without a destination service
 	endpoints         *endpoints.Resolver
-	registrar         *discovery.Registrar // nil when the workload is not registered
+	registrar         *discovery.Registrar      // nil when the workload is not registered
+	healthReporter    *discovery.HealthReporter // nil when health is not reported
 	inboundPolicy     *server.InboundPolicy
 	inboundLoaded     atomic.Bool // the first inbound policy arrived
 	tap               *tap.Hub
@@ -263,8 +265,20 @@ func (p *Proxy) discover(cfg Config, ident server.Identity, next resolve.Resolve
 		return fmt.Errorf("proxy: discovery: %w", err)
 	}
 	p.discovery = dc
-	p.endpoints = endpoints.New(endpoints.Config{Discovery: dc, Fallback: next, Drain: clients.CloseIdleConnections,
-		Log: p.log.With().Str("component", "endpoints").Logger()})
+	ecfg := endpoints.Config{Discovery: dc, Fallback: next, Drain: clients.CloseIdleConnections,
+		Log: p.log.With().Str("component", "endpoints").Logger()}
+	if d.ReportHealth {
+		h := dc.HealthReporter(discovery.HealthReporterConfig{OnReport: p.Metrics.HealthReported})
+		ecfg.Balance.Accrual.OnChange = func(ep balance.Endpoint, setAside bool) {
+			reason := "probe succeeded"
+			if setAside {
+				reason = "consecutive connection failures"
+			}
+			h.Observe(discovery.Observation{Addr: ep.Addr, Healthy: !setAside, Reason: reason})
+		}
+		p.healthReporter = h
+	}
+	p.endpoints = endpoints.New(ecfg)
 	if d.WorkloadName != "" {
 		w, err := d.workload(ns, sa)
 		if err != nil {
@@ -378,6 +392,13 @@ func (p *Proxy) Run(ctx context.Context) error {
 			defer wg.Done()
 			ns, labels := p.workloadSelector()
 			p.discovery.WatchInbound(connCtx, ns, labels, p.applyInbound)
+		}()
+	}
+	if p.healthReporter != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.healthReporter.Run(connCtx) //nolint:errcheck // returns nil when connCtx ends
 		}()
 	}
 	if p.registrar != nil {

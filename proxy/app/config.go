@@ -101,7 +101,7 @@ func Default() Config {
 		HTTPIdleTimeout:          60 * time.Second,
 		Identity:                 identity.Default(),
 		MeshPort:                 resolve.DefaultMeshPort,
-		Destination:              DestinationConfig{LeaseTTL: 15 * time.Second, WorkloadWeight: 1},
+		Destination:              DestinationConfig{LeaseTTL: 15 * time.Second, WorkloadWeight: 1, ReportHealth: true},
 		AdminAuthorizedNamespace: "meshlite",
 		Cores:                    1,
 		Telemetry:                defaultTelemetry(),

@@ -42,6 +42,10 @@ type DestinationConfig struct {
 	WorkloadWeight uint // 1
 	// LeaseTTL is the registration lease asked for.
 	LeaseTTL time.Duration // 15s
+	// ReportHealth tells the destination service of endpoints this proxy
+	// sets aside after consecutive connection failures, and of their
+	// return, so it takes them out of every proxy's sets meanwhile.
+	ReportHealth bool // true
 }
 
 func (d *DestinationConfig) registerFlags(fs *flag.FlagSet) {
@@ -55,6 +59,7 @@ func (d *DestinationConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&d.WorkloadAddr, "workload-addr", d.WorkloadAddr, "IP of the workload (default: the first global unicast address)")
 	fs.UintVar(&d.WorkloadWeight, "workload-weight", d.WorkloadWeight, "weight of the workload's endpoints for weighted balancing (1-10000)")
 	fs.DurationVar(&d.LeaseTTL, "workload-lease-ttl", d.LeaseTTL, "registration lease asked for; the proxy renews at a third of it")
+	fs.BoolVar(&d.ReportHealth, "destination-report-health", d.ReportHealth, "report endpoints set aside after consecutive connection failures (and their return) to the destination service, which takes them out of every proxy's sets meanwhile")
 }
 
 // enabled reports whether discovery is on.

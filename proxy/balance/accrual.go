@@ -26,6 +26,11 @@ type AccrualOptions struct {
 	// CountFailures counts Result.Failure (such as HTTP 5xx) as a failure
 	// too. Default: false, only Result.Err counts.
 	CountFailures bool
+	// OnChange, when set, is told when an endpoint is set aside (true) and
+	// when it is put back (false), not of each failed probe in between.
+	// It is called with the accrual's lock held: it must return at once
+	// (the proxy queues a passive health report). Default: nil.
+	OnChange func(ep Endpoint, setAside bool)
 }
 
 // FailureAccrual wraps a balancer and sets aside endpoints that fail
@@ -71,6 +76,7 @@ type record struct {
 	fails atomic.Int32 // consecutive failures
 
 	// Guarded by f.mu.
+	ep      Endpoint // as last given to Update
 	state   recordState
 	backoff time.Duration
 	until   int64 // clock ns when a set-aside endpoint may be probed
@@ -142,6 +148,7 @@ func (f *FailureAccrual) Update(eps []Endpoint) {
 	ms := rebuild(old, eps, func() *record { return &record{f: f} }, func(r *record) { r.gone = true })
 	set := &accrualSet{ms: ms, byKey: make(map[string]*record, len(ms))}
 	for _, m := range ms {
+		m.s.ep = m.ep
 		set.byKey[m.ep.Key] = m.s
 	}
 	f.set.Store(set)
@@ -216,6 +223,14 @@ func (f *FailureAccrual) restore(r *record) {
 	r.state, r.backoff = healthy, 0
 	r.fails.Store(0)
 	f.sync()
+	f.changed(r, false)
+}
+
+// changed tells OnChange. Called with f.mu held.
+func (f *FailureAccrual) changed(r *record, setAside bool) {
+	if f.opts.OnChange != nil {
+		f.opts.OnChange(r.ep, setAside)
+	}
 }
 
 // done counts consecutive failures of picks made by the wrapped balancer.
@@ -238,6 +253,7 @@ func (r *record) done(res Result) {
 	r.backoff = f.opts.MinBackoff
 	f.setAside(r)
 	f.sync()
+	f.changed(r, true)
 }
 
 // done ends a probe: success puts the endpoint back, failure doubles its

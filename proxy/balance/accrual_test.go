@@ -222,3 +222,35 @@ func TestAccrualStaleProbeIgnored(t *testing.T) {
 		t.Errorf("after both are back: %v, want a and b in turn", got)
 	}
 }
+
+// TestAccrualOnChange: OnChange hears of the set-aside and of the return,
+// once each, not of the failed probes in between; and with the endpoint as
+// last updated.
+func TestAccrualOnChange(t *testing.T) {
+	type change struct {
+		key      string
+		weight   uint32
+		setAside bool
+	}
+	var got []change
+	opts := AccrualOptions{Failures: 2, OnChange: func(ep Endpoint, setAside bool) {
+		got = append(got, change{ep.Key, ep.Weight, setAside})
+	}}
+	f, clk := newTestAccrual(t, opts, nil, "a", "b")
+	f.Update([]Endpoint{{Key: "a", Weight: 5}, {Key: "b"}})
+	failN(t, f, "a", 2, Result{})
+	for range 2 { // two failed probes
+		clk.Advance(time.Hour)
+		probe := pick(t, f)
+		if probe.Endpoint().Key != "a" {
+			t.Fatalf("probe went to %s", probe.Endpoint().Key)
+		}
+		probe.Done(Result{Err: errRefused})
+	}
+	clk.Advance(time.Hour)
+	pick(t, f).Done(Result{Latency: time.Millisecond}) // the probe succeeds
+	want := []change{{"a", 5, true}, {"a", 5, false}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("OnChange calls %v, want %v", got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -291,5 +292,76 @@ func TestNewChecksConfig(t *testing.T) {
 		if _, err := discovery.New(cfg); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// runReporter runs a HealthReporter until the test ends.
+func runReporter(t *testing.T, c *discovery.Client, cfg discovery.HealthReporterConfig) *discovery.HealthReporter {
+	t.Helper()
+	h := c.HealthReporter(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.Run(ctx); close(done) }() //nolint:errcheck // Run returns nil
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+// TestHealthReporter: an endpoint one proxy reports failing leaves the set
+// another proxy watches, and returns when reported healthy; a report made
+// while the service is down is delivered after it comes back.
+func TestHealthReporter(t *testing.T) {
+	srv := destinationtest.Start(t, destinationtest.Options{})
+	srv.WriteFile(t, "web.yaml", webYAML)
+	srv.Restart(t)
+	reg := newClient(t, srv.Addr)
+	runRegistrar(t, reg, "web-1", "10.1.0.1", discovery.RegistrarConfig{TTL: time.Minute})
+	runRegistrar(t, reg, "web-2", "10.1.0.2", discovery.RegistrarConfig{TTL: time.Minute})
+	watcher := newClient(t, srv.Addr)
+	web := resolve(t, watcher, webAddr)
+	waitEndpoints(t, web, 2)
+
+	reporter := newClient(t, srv.Addr)
+	var reports []error
+	var mu sync.Mutex
+	h := runReporter(t, reporter, discovery.HealthReporterConfig{Delay: 10 * time.Millisecond, OnReport: func(_ int, err error) {
+		mu.Lock()
+		reports = append(reports, err)
+		mu.Unlock()
+	}})
+	failing := netip.MustParseAddrPort("10.1.0.1:8080")
+	h.Observe(discovery.Observation{Addr: failing, Reason: "connect: connection refused"})
+	waitEndpoints(t, web, 1)
+	if got := addrs(web); got[0] != "10.1.0.2:8080" {
+		t.Fatalf("after the failure report the set is %v", got)
+	}
+	h.Observe(discovery.Observation{Addr: failing, Healthy: true})
+	waitEndpoints(t, web, 2)
+
+	// Reported while the service is down: retried until it is back.
+	srv.Stop()
+	h.Observe(discovery.Observation{Addr: failing, Reason: "connect: connection refused"})
+	destinationtest.Eventually(t, 5*time.Second, "a failed report", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(reports) > 0 && reports[len(reports)-1] != nil
+	})
+	srv.Restart(t)
+	destinationtest.Eventually(t, 10*time.Second, "the endpoint to leave after the restart", func() bool {
+		return len(web.Endpoints()) == 1 && addrs(web)[0] == "10.1.0.2:8080"
+	})
+}
+
+// TestHealthReporterBounded: Observe never blocks, and beyond MaxPending
+// addresses it drops what is new (counted), while updates of queued
+// addresses still replace them.
+func TestHealthReporterBounded(t *testing.T) {
+	c := newClient(t, "127.0.0.1:1")
+	h := c.HealthReporter(discovery.HealthReporterConfig{MaxPending: 2}) // not running
+	for i := range 5 {
+		h.Observe(discovery.Observation{Addr: netip.AddrPortFrom(netip.MustParseAddr("10.1.0.1"), uint16(8000+i))})
+	}
+	h.Observe(discovery.Observation{Addr: netip.MustParseAddrPort("10.1.0.1:8000"), Healthy: true})
+	if got := h.Dropped(); got != 3 {
+		t.Errorf("dropped %d, want 3", got)
 	}
 }

@@ -42,6 +42,7 @@ type Proxy struct {
 	detect       *prometheus.CounterVec
 	authzDeny    *prometheus.CounterVec
 	overflow     *prometheus.CounterVec
+	healthReport *prometheus.CounterVec
 
 	authorities bounded
 	identities  bounded
@@ -93,6 +94,10 @@ func New() *Proxy {
 		Name: "request_overflow_total", Help: "Total count of requests and connections refused with 503 because a connection-pool limit was reached, by limit.",
 	}, []string{"direction", "limit"})
 	p.Registry.MustRegister(p.overflow)
+	p.healthReport = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "endpoint_health_reports_total", Help: "Total count of passive health observations (endpoints set aside after connection failures, or put back) sent to the destination service, by result (sent, failed: to be sent again).",
+	}, []string{"result"})
+	p.Registry.MustRegister(p.healthReport)
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "proxy_build_info", Help: "The meshlite version of this proxy, as a label; always 1.",
 	}, []string{"version"})
@@ -158,6 +163,16 @@ func (p *Proxy) Rejected(direction string, status int) {
 // connection-pool limit was reached.
 func (p *Proxy) Overflow(direction, limit string) {
 	p.overflow.WithLabelValues(direction, limit).Inc()
+}
+
+// HealthReported counts n passive health observations sent to the
+// destination service (err nil) or not (to be sent again).
+func (p *Proxy) HealthReported(n int, err error) {
+	result := "sent"
+	if err != nil {
+		result = "failed"
+	}
+	p.healthReport.WithLabelValues(result).Add(float64(n))
 }
 
 // AuthzDenied counts an inbound request ("http") or connection ("tcp")

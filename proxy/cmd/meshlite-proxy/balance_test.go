@@ -59,8 +59,16 @@ func (r *replica) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // (weights optional) and a client.
 func lbMesh(t *testing.T, balancer string, extraConfig string, weights ...uint) (*meshenv.Mesh, []*replica, *meshenv.Member) {
 	t.Helper()
+	return lbMeshWith(t, meshenv.Options{}, balancer, extraConfig, weights...)
+}
+
+// lbMeshWith is lbMesh with mesh options (the binaries, trust domain and
+// destination service are set here).
+func lbMeshWith(t *testing.T, o meshenv.Options, balancer string, extraConfig string, weights ...uint) (*meshenv.Mesh, []*replica, *meshenv.Member) {
+	t.Helper()
 	env := netenv.NewForTest(t, netenv.Options{})
-	mesh, err := meshenv.Start(t.Context(), env, meshenv.Options{BinDir: binDir(t), TrustDomain: "example.org", Destination: true})
+	o.BinDir, o.TrustDomain, o.Destination = binDir(t), "example.org", true
+	mesh, err := meshenv.Start(t.Context(), env, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,6 +368,51 @@ spec: {service: api, port: 8080, interval: 200ms, timeout: 500ms, healthyThresho
 	counts, errs := c.spray(300, 6)
 	if len(errs) > 0 || counts["api-2"] > 0 || counts["api-0"] > 0 {
 		t.Fatalf("after the lease expired: %v, errors %v", counts, errs)
+	}
+}
+
+// TestPassiveHealthReport: a replica whose proxy dies without
+// deregistering keeps its lease (60 s here), but the first client proxy
+// that fails to connect to it a few times in a row reports it, and the
+// destination service takes it out of every proxy's sets at once: a
+// second client, which never tried it, stops seeing it too.
+func TestPassiveHealthReport(t *testing.T) {
+	mesh, reps, client := lbMeshWith(t, meshenv.Options{LeaseTTL: time.Minute}, "round-robin", "", 1, 1, 1)
+	other, err := mesh.AddWorkload(t.Context(), meshenv.Workload{Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCaller(client)
+	waitEndpoints(t, mesh, c, 3)
+	dead := netip.AddrPortFrom(reps[2].member.Pod.Addr, 8080).String()
+
+	reps[2].member.Proxy.Stop(0) // SIGKILL: no deregistration
+	start := time.Now()
+	for !strings.Contains(mesh.Destination.Output(), `"endpoint":"`+dead+`","healthy":false`) {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("no passive ejection of %s at the destination service %v after its proxy died (lease 60 s)\nclient proxy:\n%s\ndestination:\n%s",
+				dead, time.Since(start), client.Proxy.Output(), mesh.Destination.Output())
+		}
+		c.spray(20, 2) // some fail over to the live replicas, some may fail
+	}
+	t.Logf("dead replica ejected %v after its proxy died (lease 60 s)", time.Since(start).Round(time.Millisecond))
+	fams, err := promtext.ParseString(get(t, "http://"+netip.AddrPortFrom(client.Pod.Addr, 4191).String()+"/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := fams.Sum("endpoint_health_reports_total", map[string]string{"result": "sent"}); n < 1 {
+		t.Errorf("client proxy sent %v health observations, want at least 1", n)
+	}
+	// The other client's proxy learned it from the destination service:
+	// it never tries the dead replica (no access line names it as the
+	// endpoint, no report of its own).
+	time.Sleep(time.Second) // the watch update reaches the proxy
+	counts, errs := newCaller(other).spray(300, 6)
+	if len(errs) > 0 || counts["api-2"] > 0 || counts["api-0"] == 0 || counts["api-1"] == 0 {
+		t.Fatalf("second client after the report: %v, errors %v", counts, errs)
+	}
+	if out := other.Proxy.Output(); strings.Contains(out, `"endpoint":"`+dead+`"`) || strings.Contains(out, "reported endpoint health") {
+		t.Errorf("the second client's proxy tried the ejected replica:\n%s", out)
 	}
 }
 
