@@ -30,7 +30,7 @@ help: ## list targets
 
 build: ## build every binary into bin/
 	@mkdir -p bin
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ $(CMDS)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ $(CMDS)
 
 deps: ## install missing Debian packages and Go modules
 	@missing=""; for pair in $(APT_NEEDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
@@ -121,7 +121,7 @@ bench-quick: deps bench-bin ## quick benchmark (root, < 3 min): direct vs meshli
 
 bench-bin:
 	@mkdir -p bin
-	$(GO) build -trimpath -o bin/ ./proxy/cmd/meshlite-proxy ./identity/cmd/meshlite-identity ./bench/cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./proxy/cmd/meshlite-proxy ./identity/cmd/meshlite-identity ./bench/cmd/...
 
 bench-deps: $(TOOLS_DIR)/fortio
 	@missing=""; for pair in $(BENCH_APT_NEEDS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \

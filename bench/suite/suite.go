@@ -31,7 +31,7 @@ type Options struct {
 	OutDir string
 	// ToolsDir holds fortio.
 	ToolsDir string
-	// Threads is every proxy's worker threads. Default 2.
+	// Threads is every proxy's worker threads. Default 1, like meshlite-proxy's --cores.
 	Threads int
 	// CPUProfileDir, when set, runs meshlite as meshlite-proxy-prof and
 	// collects its CPU profiles there (<topology>-client.pprof and
@@ -80,7 +80,7 @@ type runner struct {
 // returned as an error.
 func Run(ctx context.Context, o Options) (res *report.Results, err error) {
 	if o.Threads <= 0 {
-		o.Threads = 2
+		o.Threads = 1
 	}
 	if o.Log == nil {
 		o.Log = io.Discard

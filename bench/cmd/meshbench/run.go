@@ -54,7 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.results, "results", "bench/RESULTS.md", "report written by a full run")
 	fs.StringVar(&o.plot, "plot", "bench/latency.png", "latency plot written by a full run")
 	fs.StringVar(&o.toolsDir, "tools-dir", "", "directory with fortio (default: $MESHLITE_TOOLS_DIR, else ~/.cache/meshlite/bin)")
-	fs.IntVar(&o.threads, "threads", 2, "worker threads of every proxy (GOMAXPROCS, nbthread, worker_processes)")
+	fs.IntVar(&o.threads, "threads", 1, "worker threads of every proxy (GOMAXPROCS, nbthread, worker_processes)")
 	fs.IntVar(&o.reps, "reps", 0, "repetitions of each latency point (0: the plan's, 3 full, 1 quick)")
 	fs.DurationVar(&o.window, "window", 0, "measured window per latency point (0: the plan's, 5s full, 10s quick)")
 	fs.DurationVar(&o.warmup, "warmup", -1, "warm-up per latency point (negative: the plan's, 1s full, 2s quick)")
