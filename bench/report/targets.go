@@ -131,15 +131,21 @@ func rssTarget(groups []Group, topo, name string) Target {
 	if !ok || len(cell.Sides) == 0 {
 		return t
 	}
-	worst := 0.0
-	for _, s := range cell.Sides {
-		worst = math.Max(worst, s.RSSPeak.Med)
-	}
+	worst := worstSide(cell.Sides, func(s SideUsage) float64 { return s.RSSPeak.Med })
 	t.Got = "peak " + pair(cell.Sides, func(s SideUsage) string { return mb(s.RSSPeak.Med) }) +
 		" MB, steady " + pair(cell.Sides, func(s SideUsage) string { return mb(s.RSSSteady.Med) }) +
 		" MB, of which anonymous (heap, stacks) " + pair(cell.Sides, func(s SideUsage) string { return mb(s.AnonSteady.Med) }) + " MB (client · server)"
 	t.Status = verdict(worst < maxRSSBytes)
 	return t
+}
+
+// worstSide is the largest of v over the sides.
+func worstSide(sides []SideUsage, v func(SideUsage) float64) float64 {
+	worst := 0.0
+	for _, s := range sides {
+		worst = math.Max(worst, v(s))
+	}
+	return worst
 }
 
 // cpuTarget: the CPU per 1000 requests of each of topo's proxies at the
@@ -150,10 +156,7 @@ func cpuTarget(groups []Group, topo, name string) Target {
 	if !ok || len(cell.Sides) == 0 {
 		return t
 	}
-	worst := 0.0
-	for _, s := range cell.Sides {
-		worst = math.Max(worst, s.CPUPer1k.Med)
-	}
+	worst := worstSide(cell.Sides, func(s SideUsage) float64 { return s.CPUPer1k.Med })
 	t.Got = pair(cell.Sides, func(s SideUsage) string { return num(s.CPUPer1k.Med, 3) }) + " core per 1000 RPS (client · server)"
 	t.Status = verdict(worst < maxCPUPer1k)
 	return t

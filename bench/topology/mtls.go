@@ -13,7 +13,6 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/meshlite/meshlite/bench/measure"
-	"github.com/meshlite/meshlite/identity/attest"
 	"github.com/meshlite/meshlite/identity/ca"
 	"github.com/meshlite/meshlite/internal/meshenv"
 	"github.com/meshlite/meshlite/internal/netenv"
@@ -85,15 +84,7 @@ func setupMeshliteMTLS(ctx context.Context, pair Pair, d Deps) ([]Proxy, error) 
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("topology: meshlite-mtls: %w", err)
 	}
-	if err := ca.Create(dir, ca.CreateOptions{TrustDomain: td}); err != nil {
-		return nil, fmt.Errorf("topology: meshlite-mtls: %w", err)
-	}
-	if err := attest.CreateJoinKey(dir, false); err != nil {
-		return nil, fmt.Errorf("topology: meshlite-mtls: %w", err)
-	}
-	// The proxies (ProxyUID) read the anchors and their own tokens here;
-	// the keys stay 0600 root's.
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := meshenv.CreateTrustDomain(dir, td); err != nil {
 		return nil, fmt.Errorf("topology: meshlite-mtls: %w", err)
 	}
 	id, err := pair.Control.Start(ctx, netenv.ProcSpec{
@@ -132,19 +123,8 @@ func writeJoinToken(dir string, s Side) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("topology: meshlite-mtls: %w", err)
 	}
-	key, err := attest.LoadJoinKey(filepath.Join(dir, attest.JoinKeyFile))
+	path, err := meshenv.WriteJoinToken(dir, string(s), id, tokenTTL)
 	if err != nil {
-		return "", fmt.Errorf("topology: meshlite-mtls: %w", err)
-	}
-	tok, err := attest.MintJoinToken(key, id, tokenTTL, time.Now())
-	if err != nil {
-		return "", fmt.Errorf("topology: meshlite-mtls: %w", err)
-	}
-	path := filepath.Join(dir, string(s)+".token")
-	if err := os.WriteFile(path, []byte(tok), 0o600); err != nil {
-		return "", fmt.Errorf("topology: meshlite-mtls: %w", err)
-	}
-	if err := os.Chown(path, ProxyUID, ProxyUID); err != nil {
 		return "", fmt.Errorf("topology: meshlite-mtls: %w", err)
 	}
 	return path, nil

@@ -98,15 +98,8 @@ func Start(ctx context.Context, env *netenv.Env, o Options) (*Mesh, error) {
 		return nil, fmt.Errorf("meshenv: %w", err)
 	}
 	m := &Mesh{Env: env, Options: o, TD: td, Dir: dir}
-	if err := ca.Create(dir, ca.CreateOptions{TrustDomain: td}); err != nil {
-		return nil, fmt.Errorf("meshenv: %w", err)
-	}
-	if err := attest.CreateJoinKey(dir, false); err != nil {
-		return nil, fmt.Errorf("meshenv: %w", err)
-	}
-	// Proxies (uid 2102) read the anchors and their tokens from dir.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("meshenv: %w", err)
+	if err := CreateTrustDomain(dir, td); err != nil {
+		return nil, err
 	}
 	if m.Control, err = env.AddPod(ctx, "control", netenv.PodOptions{}); err != nil {
 		return nil, fmt.Errorf("meshenv: %w", err)
@@ -124,6 +117,23 @@ func Start(ctx context.Context, env *netenv.Env, o Options) (*Mesh, error) {
 		}
 	}
 	return m, nil
+}
+
+// CreateTrustDomain writes a fresh trust anchor, issuer and join-token
+// key for td into dir, as `meshctl identity create` does, and opens dir
+// (0755) so that proxies running as another uid read the anchors and
+// their tokens there; the keys stay 0600.
+func CreateTrustDomain(dir string, td spiffeid.TrustDomain) error {
+	if err := ca.Create(dir, ca.CreateOptions{TrustDomain: td}); err != nil {
+		return fmt.Errorf("meshenv: %w", err)
+	}
+	if err := attest.CreateJoinKey(dir, false); err != nil {
+		return fmt.Errorf("meshenv: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("meshenv: %w", err)
+	}
+	return nil
 }
 
 // StartIdentity (re)starts the identity service in the control pod and
@@ -300,15 +310,22 @@ func (m *Mesh) AddWorkload(ctx context.Context, w Workload) (*Member, error) {
 // writeToken mints a join token for id into a file only the proxy's uid
 // can read.
 func (m *Mesh) writeToken(name string, id spiffeid.ID) (string, error) {
-	key, err := attest.LoadJoinKey(filepath.Join(m.Dir, attest.JoinKeyFile))
+	return WriteJoinToken(m.Dir, name, id, 24*time.Hour)
+}
+
+// WriteJoinToken mints a join token for id, valid for ttl, with the key
+// in dir (CreateTrustDomain's), into dir/<name>.token, a file only
+// ProxyUID can read. It returns the file's path.
+func WriteJoinToken(dir, name string, id spiffeid.ID, ttl time.Duration) (string, error) {
+	key, err := attest.LoadJoinKey(filepath.Join(dir, attest.JoinKeyFile))
 	if err != nil {
 		return "", fmt.Errorf("meshenv: %w", err)
 	}
-	tok, err := attest.MintJoinToken(key, id, 24*time.Hour, time.Now())
+	tok, err := attest.MintJoinToken(key, id, ttl, time.Now())
 	if err != nil {
 		return "", fmt.Errorf("meshenv: %w", err)
 	}
-	path := filepath.Join(m.Dir, name+".token")
+	path := filepath.Join(dir, name+".token")
 	if err := os.WriteFile(path, []byte(tok), 0o600); err != nil {
 		return "", fmt.Errorf("meshenv: %w", err)
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -59,16 +57,7 @@ func TestCores(t *testing.T) {
 
 func gomaxprocsMetric(t *testing.T, admin netip.AddrPort) string {
 	t.Helper()
-	resp, err := http.Get("http://" + admin.String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for l := range strings.SplitSeq(string(body), "\n") {
+	for l := range strings.SplitSeq(get(t, "http://"+admin.String()+"/metrics"), "\n") {
 		if v, ok := strings.CutPrefix(l, "go_sched_gomaxprocs_threads "); ok {
 			return v
 		}
