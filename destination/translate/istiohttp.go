@@ -108,15 +108,17 @@ func (c *checker) vsRetry(f string, r *networkingv1alpha3.HTTPRetry) *destinatio
 		return nil
 	}
 	for _, u := range []struct {
-		set  bool
-		name string
+		set       bool
+		name, why string
 	}{
-		{r.RetryRemoteLocalities != nil, "retryRemoteLocalities"},
-		{r.RetryIgnorePreviousHosts != nil, "retryIgnorePreviousHosts"},
-		{r.Backoff != nil, "backoff"},
+		{r.RetryRemoteLocalities != nil, "retryRemoteLocalities", ""},
+		// A retry always goes to another endpoint when there is one.
+		{r.RetryIgnorePreviousHosts != nil && !r.RetryIgnorePreviousHosts.GetValue(), "retryIgnorePreviousHosts",
+			"only true (Istio's default): a retry always avoids the endpoints already tried when it can"},
+		{r.Backoff != nil, "backoff", ""},
 	} {
 		if u.set {
-			c.unsupported(field(f, u.name), "")
+			c.unsupported(field(f, u.name), u.why)
 		}
 	}
 	if r.Attempts < 0 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 
 	"github.com/meshlite/meshlite/destination/translate"
@@ -143,4 +144,24 @@ func TestCompileRefusesUnsupported(t *testing.T) {
 		}
 	}()
 	(&translate.Set{}).Add(v)
+}
+
+// TestRetryIgnorePreviousHosts: true, Istio's default, is what the proxies
+// do and is accepted; false is refused at the field.
+func TestRetryIgnorePreviousHosts(t *testing.T) {
+	for _, tc := range []struct {
+		value   bool
+		refused bool
+	}{{true, false}, {false, true}} {
+		v := vs("default", "a", []string{"reviews"}, "reviews")
+		v.Spec.Http[0].Retries = &networkingv1alpha3.HTTPRetry{Attempts: 2, RetryIgnorePreviousHosts: wrapperspb.Bool(tc.value)}
+		probs := translate.Compile(v, translate.Options{})
+		found := false
+		for _, p := range probs {
+			found = found || p.Field == "spec.http[0].retries.retryIgnorePreviousHosts"
+		}
+		if found != tc.refused {
+			t.Errorf("retryIgnorePreviousHosts: %v: refused %v, want %v (%v)", tc.value, found, tc.refused, probs)
+		}
+	}
 }

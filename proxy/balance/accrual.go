@@ -236,6 +236,9 @@ func (f *FailureAccrual) changed(r *record, setAside bool) {
 // done counts consecutive failures of picks made by the wrapped balancer.
 func (r *record) done(res Result) {
 	f := r.f
+	if res.Unused {
+		return
+	}
 	if !res.failed(f.opts.CountFailures) {
 		if r.fails.Load() != 0 {
 			r.fails.Store(0)
@@ -266,6 +269,11 @@ func (p *probeDone) done(res Result) {
 	if r.gone || r.state != probing {
 		return
 	}
+	if res.Unused { // not probed after all: due again at once
+		r.state = setAside
+		f.schedule()
+		return
+	}
 	if res.failed(f.opts.CountFailures) {
 		r.backoff = min(2*r.backoff, f.opts.MaxBackoff)
 		f.setAside(r)
@@ -280,7 +288,7 @@ func (p *probeDone) done(res Result) {
 func (p *fallbackDone) done(res Result) {
 	r := (*record)(p)
 	f := r.f
-	if res.failed(f.opts.CountFailures) {
+	if res.Unused || res.failed(f.opts.CountFailures) {
 		return
 	}
 	f.mu.Lock()

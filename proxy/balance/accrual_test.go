@@ -254,3 +254,28 @@ func TestAccrualOnChange(t *testing.T) {
 		t.Errorf("OnChange calls %v, want %v", got, want)
 	}
 }
+
+// TestAccrualUnused: a pick given back unused neither resets the count of
+// consecutive failures nor ends a probe as a success or failure.
+func TestAccrualUnused(t *testing.T) {
+	f, clk := newTestAccrual(t, AccrualOptions{Failures: 2}, nil, "a", "b")
+	failN(t, f, "a", 1, Result{})
+	failN(t, f, "a", 1, Result{Unused: true})
+	failN(t, f, "a", 1, Result{})
+	wantPicked(t, f, "a", false) // the second consecutive failure
+
+	clk.Advance(time.Hour)
+	probe := pick(t, f)
+	if probe.Endpoint().Key != "a" {
+		t.Fatalf("probe went to %s", probe.Endpoint().Key)
+	}
+	probe.Done(Result{Unused: true})
+	again := pick(t, f)
+	if again.Endpoint().Key != "a" {
+		t.Fatalf("after an unused probe the next pick went to %s, want a probe of a again", again.Endpoint().Key)
+	}
+	// It is a probe: one failure sets a aside again (a restored endpoint
+	// would take two).
+	again.Done(Result{Err: errRefused})
+	wantPicked(t, f, "a", false)
+}

@@ -45,6 +45,10 @@ type Result struct {
 	// Failure marks an answer that is itself a failure, such as an HTTP 5xx.
 	// Failure accrual counts it only when AccrualOptions.CountFailures is set.
 	Failure bool
+	// Unused marks a pick given back without sending anything (a retry
+	// passing over the endpoint it just tried): the balancers release what
+	// they hold for it and record nothing, neither success nor failure.
+	Unused bool
 }
 
 // failed reports whether r counts as a failure: Err always, Failure when

@@ -3,6 +3,9 @@ package endpoints
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +43,7 @@ type state struct {
 	table       *route.Table
 	groups      map[string]*group // by subset; "" is the whole service
 	byKey       map[string]resolve.Endpoint
+	members     map[string][]netip.AddrPort // by subset, as given to the balancers
 }
 
 // group balances over one subset (or the whole service).
@@ -69,15 +73,35 @@ func (t *Target) Budget() *retry.Budget { return t.budget }
 
 // Pick chooses an endpoint in subset ("" for the whole service). The
 // endpoint's Finish must be called when its request or connection ends.
-func (t *Target) Pick(ctx context.Context, subset string) (resolve.Endpoint, error) {
+// A retry passes the addresses it already tried as avoid: Pick asks the
+// balancer again (up to AvoidAttempts picks in all) while it picks one of
+// them, as Envoy's previous-hosts retry predicate does (Istio's default).
+// When the balancer keeps to them (peak EWMA prefers a replica that fails
+// fast), Pick takes one of the subset's other endpoints at random,
+// outside the balancer, rather than send the retry where it just failed.
+func (t *Target) Pick(ctx context.Context, subset string, avoid ...netip.AddrPort) (resolve.Endpoint, error) {
 	st := t.state.Load()
 	g, ok := st.groups[subset]
 	if !ok {
 		return resolve.Endpoint{}, fmt.Errorf("%w: %s has no subset %q", ErrNoEndpoints, st.name, subset)
 	}
-	pick, err := g.bal.Pick(ctx)
-	if err != nil {
-		return resolve.Endpoint{}, fmt.Errorf("%w in %s%s", ErrNoEndpoints, st.name, subsetSuffix(subset))
+	var pick balance.Pick
+	for try := 1; ; try++ {
+		var err error
+		if pick, err = g.bal.Pick(ctx); err != nil {
+			return resolve.Endpoint{}, fmt.Errorf("%w in %s%s", ErrNoEndpoints, st.name, subsetSuffix(subset))
+		}
+		if !slices.Contains(avoid, pick.Endpoint().Addr) {
+			break
+		}
+		if try == AvoidAttempts {
+			if other, ok := untried(st.members[subset], avoid); ok {
+				pick.Done(balance.Result{Unused: true})
+				pick = balance.NewPick(balance.Endpoint{Key: other.String(), Addr: other}, nil)
+			}
+			break
+		}
+		pick.Done(balance.Result{Unused: true})
 	}
 	key := pick.Endpoint().Key
 	ep := st.byKey[key]
@@ -91,6 +115,24 @@ func (t *Target) Pick(ctx context.Context, subset string) (resolve.Endpoint, err
 	}
 	return ep, nil
 }
+
+// untried returns one of members not in tried, at random.
+func untried(members, tried []netip.AddrPort) (netip.AddrPort, bool) {
+	var left []netip.AddrPort
+	for _, m := range members {
+		if !slices.Contains(tried, m) {
+			left = append(left, m)
+		}
+	}
+	if len(left) == 0 {
+		return netip.AddrPort{}, false
+	}
+	return left[rand.IntN(len(left))], true
+}
+
+// AvoidAttempts is how many picks Pick makes at most to avoid the
+// endpoints a retry already tried (Istio's host_selection_retry_max_attempts).
+const AvoidAttempts = 5
 
 // Acquire takes a slot of subset's connection pool for one request or
 // connection; pool.ErrOverflow (as *pool.OverflowError) when the limits
@@ -137,6 +179,7 @@ func (t *Target) apply(svc *discovery.Service) {
 		subsets = append(subsets, s.GetName())
 	}
 	groups := make(map[string]*group, len(subsets))
+	addrs := make(map[string][]netip.AddrPort, len(subsets))
 	for _, name := range subsets {
 		g := t.group(name, pol.Balancer)
 		sub, _ := t.table.Subset(name)
@@ -144,6 +187,7 @@ func (t *Target) apply(svc *discovery.Service) {
 		for _, e := range eps {
 			if name == "" || sub.Matches(e.Labels) {
 				members = append(members, balance.Endpoint{Key: e.Addr.String(), Addr: e.Addr, Weight: e.Weight, Identity: e.Identity.String(), Labels: e.Labels})
+				addrs[name] = append(addrs[name], e.Addr)
 			}
 		}
 		g.bal.Update(members)
@@ -160,7 +204,7 @@ func (t *Target) apply(svc *discovery.Service) {
 	}
 	t.groups = groups
 	t.state.Store(&state{name: svc.Name(), passthrough: pol.Balancer == discovery.BalancerPassthrough,
-		table: t.table, groups: groups, byKey: byKey})
+		table: t.table, groups: groups, byKey: byKey, members: addrs})
 	if removed && t.r.cfg.Drain != nil {
 		t.r.cfg.Drain()
 	}

@@ -90,7 +90,7 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodConnect && r.ProtoMajor == 1 {
-		ep, release, err := p.pick(ctx, 0)
+		ep, release, err := p.pick(ctx, nil)
 		if err != nil {
 			f.failErr(w, r, err)
 			return
@@ -111,8 +111,9 @@ func (f *Forwarder) exchange(w http.ResponseWriter, r *http.Request, p *plan) {
 	body := p.body(r)
 	defer body.Close()
 	hop := conninfo.HopFrom(ctx)
+	var tried []netip.AddrPort
 	for attempt := 0; ; attempt++ {
-		ep, release, err := p.pick(ctx, attempt)
+		ep, release, err := p.pick(ctx, tried)
 		if err != nil {
 			f.failErr(w, r, err)
 			return
@@ -124,6 +125,7 @@ func (f *Forwarder) exchange(w http.ResponseWriter, r *http.Request, p *plan) {
 		out.Body = body.attempt(out.Body)
 		resp, outcome, err := f.roundTrip(ctx, p, out, ep)
 		if p.again(attempt, r, resp, err, body) {
+			tried = append(tried, ep.Addr)
 			if resp != nil {
 				io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) //nolint:errcheck // the connection may be reused
 				resp.Body.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/meshlite/meshlite/proxy/conninfo"
@@ -102,7 +103,9 @@ func (p *plan) perTry() time.Duration {
 
 // pick chooses the backend and endpoint for an attempt and takes a slot of
 // its connection pool; release must be called when the attempt is over.
-func (p *plan) pick(ctx context.Context, attempt int) (resolve.Endpoint, func(), error) {
+// tried are the endpoints of the earlier attempts, avoided when the
+// backend has others.
+func (p *plan) pick(ctx context.Context, tried []netip.AddrPort) (resolve.Endpoint, func(), error) {
 	noop := func() {}
 	if p.tgt == nil {
 		ep, err := p.f.Resolver.Resolve(ctx, p.info.OrigDst)
@@ -127,7 +130,7 @@ func (p *plan) pick(ctx context.Context, attempt int) (resolve.Endpoint, func(),
 		}
 		tgt = named
 	}
-	ep, err := tgt.Pick(ctx, b.Subset)
+	ep, err := tgt.Pick(ctx, b.Subset, tried...)
 	if err != nil {
 		return ep, noop, err
 	}

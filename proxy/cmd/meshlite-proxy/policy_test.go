@@ -318,6 +318,70 @@ spec:
 	}
 }
 
+// TestRetryAvoidsTriedEndpoint: a retry goes to another endpoint than
+// the one that just failed, when there is one (Istio's default
+// previous-hosts predicate). Two replicas, one always answering 503, one
+// retry on 5xx: every request succeeds, with replicas picked at random (a
+// retry free to pick the failing one again would fail one request in
+// four) and with the default peak EWMA (which prefers the replica that
+// fails fast, and would send it nearly every retry).
+func TestRetryAvoidsTriedEndpoint(t *testing.T) {
+	vs := `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: user-service, namespace: default}
+spec:
+  hosts: [user-service]
+  http:
+  - match: [{uri: {prefix: /ready}}]
+    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+    route: [{destination: {host: user-service}}]
+  - retries: {attempts: 1, retryOn: 5xx}
+    route: [{destination: {host: user-service}}]
+`
+	for _, tc := range []struct{ name, dr string }{
+		{"random", `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: user-service, namespace: default}
+spec:
+  host: user-service
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+`},
+		{"peak-ewma", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, reps, client := policyMesh(t, map[string]string{"retry.yaml": vs + tc.dr}, "v1", "v1")
+			c := newCaller(client)
+			until(t, "the routes", func() bool {
+				code, _, _, err := do(c, "/ready")
+				return err == nil && code == 418
+			})
+			until(t, "both replicas", func() bool {
+				counts, _ := c.spray(20, 2)
+				return counts["user-v1-0 v1"] > 0 && counts["user-v1-1 v1"] > 0
+			})
+			bad := reps[1]
+			bad.status.Store(503)
+			before := bad.count.Load()
+			const n = 60 // within the retry budget's floor (10 per second over 10 s)
+			fails := 0
+			for range n {
+				if code, _, _, err := do(c, "/"); err != nil || code != 200 {
+					fails++
+				}
+			}
+			hits := bad.count.Load() - before
+			t.Logf("%d requests, %d first tries at the failing replica, %d failed", n, hits, fails)
+			if fails != 0 {
+				t.Fatalf("%d of %d requests failed: retries went back to the failing replica", fails, n)
+			}
+			if hits == 0 || hits > n {
+				t.Fatalf("the failing replica saw %d attempts for %d requests, want some and at most one per request", hits, n)
+			}
+		})
+	}
+}
+
 // TestOutlierDetection: a replica answering 5xx is ejected, and comes back
 // after the base ejection time.
 func TestOutlierDetection(t *testing.T) {
