@@ -165,7 +165,7 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			attempt++
 			c.failures.Add(1)
-			wait = retryAfter(attempt, c.cfg.RetryMin, c.cfg.RetryMax, c.cfg.Rand())
+			wait = capRetry(retryAfter(attempt, c.cfg.RetryMin, c.cfg.RetryMax, c.cfg.Rand()), c.cfg.Now(), c.Expiry(), c.cfg.RetryMin)
 			ev := c.cfg.Log.Warn().Err(err).Str("identity", c.id.String()).Str("server_id", c.serverID.String()).
 				Int("attempt", attempt).Dur("retry_in", wait)
 			if exp := c.Expiry(); !exp.IsZero() {

@@ -31,3 +31,15 @@ func retryAfter(attempt int, lo, hi time.Duration, r float64) time.Duration {
 	}
 	return d/2 + time.Duration(r*float64(d/2))
 }
+
+// capRetry keeps a retry's wait from running past what is left of the
+// current certificate: at most half of its remaining lifetime, but not
+// under lo, so that a proxy whose certificate is about to expire (or has)
+// asks again every lo or so and recovers within about lo of the service's
+// return. Without a certificate (notAfter zero) the wait is unchanged.
+func capRetry(wait time.Duration, now, notAfter time.Time, lo time.Duration) time.Duration {
+	if notAfter.IsZero() {
+		return wait
+	}
+	return min(wait, max(lo, notAfter.Sub(now)/2))
+}

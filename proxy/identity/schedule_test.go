@@ -54,3 +54,25 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestCapRetry(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	lo := time.Second
+	for _, tc := range []struct {
+		name     string
+		wait     time.Duration
+		notAfter time.Time
+		want     time.Duration
+	}{
+		{"no certificate", 30 * time.Second, time.Time{}, 30 * time.Second},
+		{"plenty left", 30 * time.Second, now.Add(time.Hour), 30 * time.Second},
+		{"half of what is left", 30 * time.Second, now.Add(20 * time.Second), 10 * time.Second},
+		{"about to expire", 30 * time.Second, now.Add(time.Second), time.Second},
+		{"expired", 30 * time.Second, now.Add(-time.Minute), time.Second},
+		{"short wait kept", 500 * time.Millisecond, now.Add(time.Second), 500 * time.Millisecond},
+	} {
+		if got := capRetry(tc.wait, now, tc.notAfter, lo); got != tc.want {
+			t.Errorf("%s: capRetry = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
