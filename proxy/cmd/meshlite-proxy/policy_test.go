@@ -360,6 +360,10 @@ spec:
 				counts, _ := c.spray(20, 2)
 				return counts["user-v1-0 v1"] > 0 && counts["user-v1-1 v1"] > 0
 			})
+			// The good replica becomes the slower, so that peak EWMA
+			// learns to prefer the other, which will then fail fast.
+			reps[0].delay.Store(int64(10 * time.Millisecond))
+			c.spray(40, 2)
 			bad := reps[1]
 			bad.status.Store(503)
 			before := bad.count.Load()
