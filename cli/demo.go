@@ -122,6 +122,9 @@ func showDemo(ctx context.Context, s Streams, d *demo.Demo, interval time.Durati
 		return nil
 	}
 	for ctx.Err() == nil {
+		if end, ok := ctx.Deadline(); ok && time.Until(end) < 3*time.Second {
+			break // too little left for a 2 s window: no table cut short
+		}
 		say("$ meshctl stat   (%s)", time.Now().Format("15:04:05"))
 		if err := run("stat", "--window", "2s"); err != nil && ctx.Err() == nil {
 			fmt.Fprintln(s.Err, "meshctl stat:", err)
