@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -44,6 +47,9 @@ type TelemetryConfig struct {
 	// AccessLogBuffer is how many recent access-log lines /logs keeps; 0
 	// turns /logs off.
 	AccessLogBuffer int // 10000
+	// OTLPCAFile, when set, is a PEM file of the CA certificates that
+	// verify the collectors: spans and logs are then exported over TLS.
+	OTLPCAFile string // "": plaintext
 }
 
 // defaultTelemetry returns the defaults.
@@ -62,6 +68,24 @@ func (t *TelemetryConfig) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&t.LogProtocol, "log-protocol", t.LogProtocol, "OTLP protocol for logs: grpc or http (default: --trace-protocol)")
 	fs.IntVar(&t.LogQueueSize, "log-queue-size", t.LogQueueSize, "log lines waiting for export at most; more are dropped and counted")
 	fs.IntVar(&t.AccessLogBuffer, "access-log-buffer", t.AccessLogBuffer, "recent access-log lines kept for /logs and meshctl logs (0: none)")
+	fs.StringVar(&t.OTLPCAFile, "otlp-ca-file", t.OTLPCAFile, "PEM file of CA certificates verifying the OTLP collectors: export spans and logs over TLS (empty: plaintext)")
+}
+
+// otlpTLS is the TLS configuration of OTLP exports: nil (plaintext)
+// without --otlp-ca-file.
+func (t *TelemetryConfig) otlpTLS() (*tls.Config, error) {
+	if t.OTLPCAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(t.OTLPCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("otlp-ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("otlp-ca-file: %s holds no PEM certificate", t.OTLPCAFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 func (t *TelemetryConfig) validate() []error {
@@ -90,6 +114,9 @@ func (t *TelemetryConfig) validate() []error {
 	}
 	if t.AccessLogBuffer < 0 {
 		errs = append(errs, fmt.Errorf("access-log-buffer: must not be negative, got %d", t.AccessLogBuffer))
+	}
+	if _, err := t.otlpTLS(); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }
@@ -124,7 +151,11 @@ func (c *Config) logExporter(out io.Writer, m *trace.Metrics) (*trace.LogExporte
 		proto = t.TraceProtocol
 	}
 	log := zerolog.New(out).With().Timestamp().Str("component", "telemetry").Logger()
-	e, err := trace.NewLogExporter(trace.LogConfig{Collector: t.LogCollector, Protocol: proto, QueueSize: t.LogQueueSize,
+	tlsCfg, err := t.otlpTLS()
+	if err != nil {
+		return nil, fmt.Errorf("proxy: log export: %w", err)
+	}
+	e, err := trace.NewLogExporter(trace.LogConfig{Collector: t.LogCollector, Protocol: proto, TLS: tlsCfg, QueueSize: t.LogQueueSize,
 		ServiceName: c.serviceName(), Metrics: m, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: log export: %w", err)
@@ -140,7 +171,11 @@ func (c *Config) tracer(ident server.Identity, log zerolog.Logger, m *trace.Metr
 	if ident != nil {
 		attrs = append(attrs, attribute.String("meshlite.identity", ident.ID().String()))
 	}
-	tr, err := trace.New(trace.Config{Collector: t.TraceCollector, Protocol: t.TraceProtocol, Sampling: t.TraceSampling,
+	tlsCfg, err := t.otlpTLS()
+	if err != nil {
+		return nil, fmt.Errorf("proxy: tracing: %w", err)
+	}
+	tr, err := trace.New(trace.Config{Collector: t.TraceCollector, Protocol: t.TraceProtocol, TLS: tlsCfg, Sampling: t.TraceSampling,
 		QueueSize: t.TraceQueueSize, ServiceName: c.serviceName(), Attributes: attrs, Metrics: m,
 		Log: log.With().Str("component", "trace").Logger()})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -160,3 +161,24 @@ func contains(ss []string, s string) bool {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestOTLPCAFileChecked: --otlp-ca-file must name a readable PEM file
+// with a certificate; the error names the flag.
+func TestOTLPCAFileChecked(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := dir + "/not.pem"
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{dir + "/missing.pem", "otlp-ca-file: open"},
+		{notPEM, "otlp-ca-file: " + notPEM + " holds no PEM certificate"},
+	} {
+		cfg := app.Default()
+		cfg.Telemetry.OTLPCAFile = tc.file
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate() = %v, want an error with %q", tc.file, err, tc.want)
+		}
+	}
+}

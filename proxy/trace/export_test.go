@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -136,7 +137,23 @@ type otlpCollector struct {
 
 func (c *otlpCollector) start(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(c.handler())
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// startTLS serves over TLS; the pool verifies the server.
+func (c *otlpCollector) startTLS(t *testing.T) (string, *x509.CertPool) {
+	t.Helper()
+	srv := httptest.NewTLSServer(c.handler())
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	return strings.TrimPrefix(srv.URL, "https://"), pool
+}
+
+func (c *otlpCollector) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), 400)
@@ -166,9 +183,7 @@ func (c *otlpCollector) start(t *testing.T) string {
 		out, _ := proto.Marshal(resp)
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.Write(out)
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	})
 }
 
 func TestExportToCollector(t *testing.T) {

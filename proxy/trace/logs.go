@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	otellog "go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	oteltrace "go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/credentials"
 )
 
 // LogConfig configures the export of the proxy's log lines over OTLP.
@@ -25,6 +27,8 @@ type LogConfig struct {
 	Collector string
 	// Protocol is ProtocolGRPC (default) or ProtocolHTTP.
 	Protocol string
+	// TLS, when set, makes the export OTLP over TLS, as Config.TLS.
+	TLS *tls.Config
 	// QueueSize bounds the lines waiting for export: default 4096. Lines
 	// that find it full are dropped and counted.
 	QueueSize int
@@ -94,10 +98,18 @@ func newLogExporter(cfg LogConfig) (sdklog.Exporter, error) {
 	ctx := context.Background()
 	switch cfg.Protocol {
 	case "", ProtocolGRPC:
-		return otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(cfg.Collector), otlploggrpc.WithInsecure(),
+		sec := otlploggrpc.WithInsecure()
+		if cfg.TLS != nil {
+			sec = otlploggrpc.WithTLSCredentials(credentials.NewTLS(cfg.TLS))
+		}
+		return otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(cfg.Collector), sec,
 			otlploggrpc.WithTimeout(cfg.ExportTimeout), otlploggrpc.WithRetry(otlploggrpc.RetryConfig{Enabled: false}))
 	case ProtocolHTTP:
-		return otlploghttp.New(ctx, otlploghttp.WithEndpoint(cfg.Collector), otlploghttp.WithInsecure(),
+		sec := otlploghttp.WithInsecure()
+		if cfg.TLS != nil {
+			sec = otlploghttp.WithTLSClientConfig(cfg.TLS)
+		}
+		return otlploghttp.New(ctx, otlploghttp.WithEndpoint(cfg.Collector), sec,
 			otlploghttp.WithTimeout(cfg.ExportTimeout), otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}))
 	}
 	return nil, fmt.Errorf("trace: log protocol %q is not %s or %s", cfg.Protocol, ProtocolGRPC, ProtocolHTTP)

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	oteltrace "go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/meshlite/meshlite/internal/version"
 	"github.com/meshlite/meshlite/proxy/conninfo"
@@ -44,6 +46,9 @@ type Config struct {
 	Collector string
 	// Protocol is ProtocolGRPC (default) or ProtocolHTTP.
 	Protocol string
+	// TLS, when set, is how the exporter verifies the collector (and may
+	// present a client certificate): OTLP over TLS. Nil: plaintext.
+	TLS *tls.Config
 	// Sampling is the ratio of new traces recorded, 0 to 1. A request that
 	// carries a sampling decision keeps it (parent-based sampling).
 	Sampling float64
@@ -120,10 +125,18 @@ func newSpanExporter(cfg Config) (sdktrace.SpanExporter, error) {
 	ctx := context.Background()
 	switch cfg.Protocol {
 	case "", ProtocolGRPC:
-		return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(cfg.Collector), otlptracegrpc.WithInsecure(),
+		sec := otlptracegrpc.WithInsecure()
+		if cfg.TLS != nil {
+			sec = otlptracegrpc.WithTLSCredentials(credentials.NewTLS(cfg.TLS))
+		}
+		return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(cfg.Collector), sec,
 			otlptracegrpc.WithTimeout(cfg.ExportTimeout), otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
 	case ProtocolHTTP:
-		return otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(cfg.Collector), otlptracehttp.WithInsecure(),
+		sec := otlptracehttp.WithInsecure()
+		if cfg.TLS != nil {
+			sec = otlptracehttp.WithTLSClientConfig(cfg.TLS)
+		}
+		return otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(cfg.Collector), sec,
 			otlptracehttp.WithTimeout(cfg.ExportTimeout), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
 	}
 	return nil, fmt.Errorf("trace: protocol %q is not %s or %s", cfg.Protocol, ProtocolGRPC, ProtocolHTTP)
