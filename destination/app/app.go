@@ -33,6 +33,7 @@ import (
 	"github.com/meshlite/meshlite/destination/translate"
 	"github.com/meshlite/meshlite/internal/admin"
 	destinationv1 "github.com/meshlite/meshlite/internal/api/destination/v1"
+	"github.com/meshlite/meshlite/internal/command"
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/identity"
 )
@@ -283,19 +284,7 @@ func (a *App) Run(ctx context.Context) error {
 // grace period.
 func (a *App) stop() {
 	a.server.Shutdown()
-	done := make(chan struct{})
-	go func() {
-		a.grpc.GracefulStop()
-		close(done)
-	}()
-	t := time.NewTimer(a.cfg.ShutdownGrace)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		a.grpc.Stop()
-		<-done
-	}
+	command.StopGRPC(a.grpc, a.cfg.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	a.admin.Shutdown(sctx) //nolint:errcheck // best effort on the way out

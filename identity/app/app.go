@@ -28,6 +28,7 @@ import (
 	"github.com/meshlite/meshlite/identity/server"
 	"github.com/meshlite/meshlite/internal/admin"
 	identityv1 "github.com/meshlite/meshlite/internal/api/identity/v1"
+	"github.com/meshlite/meshlite/internal/command"
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/internal/spiffe"
 )
@@ -223,19 +224,7 @@ func (a *App) Run(ctx context.Context) error {
 
 // stop ends both servers, giving in-flight calls the grace period.
 func (a *App) stop() {
-	done := make(chan struct{})
-	go func() {
-		a.grpc.GracefulStop()
-		close(done)
-	}()
-	t := time.NewTimer(a.cfg.ShutdownGrace)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		a.grpc.Stop()
-		<-done
-	}
+	command.StopGRPC(a.grpc, a.cfg.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	a.admin.Shutdown(sctx) //nolint:errcheck // best effort on the way out

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/meshlite/meshlite/internal/command"
 	"github.com/meshlite/meshlite/internal/logging"
 	"github.com/meshlite/meshlite/proxy/detect"
 	"github.com/meshlite/meshlite/proxy/identity"
@@ -306,4 +308,30 @@ func listenPort(addr string) (uint16, bool) {
 	}
 	n, err := strconv.ParseUint(port, 10, 16)
 	return uint16(n), err == nil
+}
+
+// FromCommandLine registers the proxy's flags on fs (a caller may have
+// added its own), parses args, then sets each flag not given from its
+// MESHLITE_PROXY_* variable, and checks the result. Every error is a
+// command.UsageError (exit 2).
+func FromCommandLine(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	cfg.RegisterFlags(fs)
+	if err := command.ParseFlags(fs, args, EnvPrefix, getenv); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, command.UsageError{Err: err}
+	}
+	return cfg, nil
+}
+
+// SetCores gives the process c.Cores threads for Go code (GOMAXPROCS),
+// unless the GOMAXPROCS variable is set or Cores is 0. It changes the
+// whole process: for a proxy's main only, never for a proxy run inside
+// another program.
+func (c Config) SetCores(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" && c.Cores > 0 {
+		runtime.GOMAXPROCS(c.Cores)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshlite/meshlite/internal/command"
 )
 
 func TestRunRefusesBadConfiguration(t *testing.T) {
@@ -25,8 +27,8 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
 			err := run(context.Background(), tc.args, &bytes.Buffer{}, &stderr)
-			if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error()+stderr.String(), tc.want) {
-				t.Fatalf("err = %v (exit %d), stderr %q; want exit 2 naming %q", err, exitCode(err), stderr.String(), tc.want)
+			if err == nil || command.ExitCode(err) != 2 || !strings.Contains(err.Error()+stderr.String(), tc.want) {
+				t.Fatalf("err = %v (exit %d), stderr %q; want exit 2 naming %q", err, command.ExitCode(err), stderr.String(), tc.want)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/meshlite/meshlite/identity/identitytest"
+	"github.com/meshlite/meshlite/internal/command"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -41,8 +42,8 @@ func TestUsageErrors(t *testing.T) {
 			}
 			var stderr bytes.Buffer
 			err := run(context.Background(), tc.args, &bytes.Buffer{}, &stderr)
-			if err == nil || exitCode(err) != 2 {
-				t.Fatalf("got %v (exit %d), want a usage error", err, exitCode(err))
+			if err == nil || command.ExitCode(err) != 2 {
+				t.Fatalf("got %v (exit %d), want a usage error", err, command.ExitCode(err))
 			}
 			if tc.msg != "" && !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("error %q does not contain %q", err, tc.msg)
@@ -58,8 +59,8 @@ func TestStartFailure(t *testing.T) {
 	dir := identitytest.NewDir(t, spiffeid.RequireTrustDomainFromString("example.org"))
 	// The issuer names example.org; the service is told cluster.local.
 	err := run(context.Background(), []string{"--dir", dir, "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, &bytes.Buffer{}, &bytes.Buffer{})
-	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), `not trust domain "cluster.local"`) {
-		t.Fatalf("got %v (exit %d)", err, exitCode(err))
+	if err == nil || command.ExitCode(err) != 1 || !strings.Contains(err.Error(), `not trust domain "cluster.local"`) {
+		t.Fatalf("got %v (exit %d)", err, command.ExitCode(err))
 	}
 }
 
