@@ -22,10 +22,7 @@ func (o *edgesOptions) validate() error {
 	if !slices.Contains([]string{outputTable, outputWide, outputJSON}, o.output) {
 		errs = append(errs, fmt.Errorf("-o %q: want table, wide or json", o.output))
 	}
-	if o.mesh.destination == "" && len(o.mesh.proxies) == 0 {
-		errs = append(errs, errors.New("no proxies: give --destination or --proxy"))
-	}
-	if err := o.mesh.validate(); err != nil {
+	if err := o.mesh.validateProxies(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -68,17 +65,11 @@ server accepted (opaque TCP included) and which ends reported the hop;
 }
 
 func (o *edgesOptions) run(ctx context.Context, s Streams) error {
-	m, err := openMesh(ctx, &o.mesh)
+	m, proxies, err := openProxies(ctx, &o.mesh, s)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	proxies, err := m.proxies(ctx)
-	if len(proxies) == 0 {
-		return errors.Join(errors.New("no proxies found"), err)
-	} else if err != nil {
-		fmt.Fprintf(s.Err, "warning: %v; showing the proxies given with --proxy\n", err)
-	}
 	return renderEdges(s.Out, o.output, stats.Edges(m.scrapeAll(ctx, proxies, s.Err)))
 }
 

@@ -58,10 +58,7 @@ func (o *logsOptions) validate() error {
 	if o.window < 0 {
 		errs = append(errs, fmt.Errorf("--follow-window must not be negative, got %v", o.window))
 	}
-	if o.mesh.destination == "" && len(o.mesh.proxies) == 0 {
-		errs = append(errs, errors.New("no proxies: give --destination or --proxy"))
-	}
-	if err := o.mesh.validate(); err != nil {
+	if err := o.mesh.validateProxies(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -126,18 +123,11 @@ type logEvent struct {
 }
 
 func (o *logsOptions) run(ctx context.Context, s Streams) error {
-	m, err := openMesh(ctx, &o.mesh)
+	m, proxies, err := openProxies(ctx, &o.mesh, s)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	proxies, listErr := m.proxies(ctx)
-	if listErr != nil {
-		fmt.Fprintf(s.Err, "meshctl logs: %v\n", listErr)
-	}
-	if len(proxies) == 0 {
-		return errors.New("no proxies to read")
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events := make(chan logEvent, 256)
@@ -159,12 +149,12 @@ func (o *logsOptions) run(ctx context.Context, s Streams) error {
 	mg.run(ctx, events)
 	cancel()
 	wg.Wait() // the streams end with ctx
-	return o.outcome(proxies, matched, errs, listErr, s.Err)
+	return o.outcome(proxies, matched, errs, s.Err)
 }
 
 // outcome reports the proxies that failed; an error when any did, or when
 // --workload matched none.
-func (o *logsOptions) outcome(proxies []healthcheck.Proxy, matched []bool, errs []error, listErr error, errOut io.Writer) error {
+func (o *logsOptions) outcome(proxies []healthcheck.Proxy, matched []bool, errs []error, errOut io.Writer) error {
 	failed := 0
 	for i, err := range errs {
 		if err != nil {
@@ -178,7 +168,7 @@ func (o *logsOptions) outcome(proxies []healthcheck.Proxy, matched []bool, errs 
 	if len(o.workloads) > 0 && !slices.Contains(matched, true) {
 		return fmt.Errorf("no proxy of the workloads %s", strings.Join(o.workloads, ", "))
 	}
-	return listErr
+	return nil
 }
 
 // query is the /logs query string for the options.

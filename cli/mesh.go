@@ -23,6 +23,7 @@ import (
 
 	"github.com/meshlite/meshlite/identity/attest"
 	"github.com/meshlite/meshlite/identity/ca"
+	"github.com/meshlite/meshlite/internal/healthcheck"
 	"github.com/meshlite/meshlite/internal/spiffe"
 	"github.com/meshlite/meshlite/proxy/identity"
 	"github.com/meshlite/meshlite/proxy/mtls"
@@ -109,6 +110,35 @@ func (o *meshOptions) validate() error {
 		errs = append(errs, fmt.Errorf("--timeout must be positive, got %v", o.timeout))
 	}
 	return errors.Join(errs...)
+}
+
+// validateProxies is validate for the commands that read the proxies: one
+// of --destination or --proxy must say where they are.
+func (o *meshOptions) validateProxies() error {
+	var errs []error
+	if o.destination == "" && len(o.proxies) == 0 {
+		errs = append(errs, errors.New("no proxies: give --destination or --proxy"))
+	}
+	return errors.Join(append(errs, o.validate())...)
+}
+
+// openProxies opens the mesh and lists its proxies. When the destination
+// service cannot list them, the --proxy ones are used, with a warning on
+// s.Err; none at all is an error. The caller closes the mesh.
+func openProxies(ctx context.Context, o *meshOptions, s Streams) (*mesh, []healthcheck.Proxy, error) {
+	m, err := openMesh(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	proxies, err := m.proxies(ctx)
+	if len(proxies) == 0 {
+		m.Close()
+		return nil, nil, errors.Join(errors.New("no proxies found"), err)
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "warning: %v; using the proxies given with --proxy\n", err)
+	}
+	return m, proxies, nil
 }
 
 // adminAddr completes a --proxy value with the admin port.

@@ -40,10 +40,7 @@ func (o *statOptions) validate() error {
 	if o.by != byWorkload && o.by != byService {
 		errs = append(errs, fmt.Errorf("--by %q: want workload or service", o.by))
 	}
-	if o.mesh.destination == "" && len(o.mesh.proxies) == 0 {
-		errs = append(errs, errors.New("no proxies: give --destination or --proxy"))
-	}
-	if err := o.mesh.validate(); err != nil {
+	if err := o.mesh.validateProxies(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -90,17 +87,11 @@ RPS). No Prometheus is needed. NAMEs keep only those workloads.`,
 }
 
 func (o *statOptions) run(ctx context.Context, s Streams) error {
-	m, err := openMesh(ctx, &o.mesh)
+	m, proxies, err := openProxies(ctx, &o.mesh, s)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	proxies, err := m.proxies(ctx)
-	if len(proxies) == 0 {
-		return errors.Join(errors.New("no proxies found"), err)
-	} else if err != nil {
-		fmt.Fprintf(s.Err, "warning: %v; showing the proxies given with --proxy\n", err)
-	}
 	var before []stats.Scrape
 	if o.window > 0 {
 		before = m.scrapeAll(ctx, proxies, s.Err)

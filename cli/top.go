@@ -48,10 +48,7 @@ func (o *topOptions) validate() error {
 	if o.maxRows < 0 {
 		errs = append(errs, fmt.Errorf("--max-rows must not be negative, got %d", o.maxRows))
 	}
-	if o.mesh.destination == "" && len(o.mesh.proxies) == 0 {
-		errs = append(errs, errors.New("no proxies: give --destination or --proxy"))
-	}
-	if err := o.mesh.validate(); err != nil {
+	if err := o.mesh.validateProxies(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -136,17 +133,11 @@ func (st *topState) status() string {
 }
 
 func (o *topOptions) run(ctx context.Context, s Streams) error {
-	m, err := openMesh(ctx, &o.mesh)
+	m, proxies, err := openProxies(ctx, &o.mesh, s)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	proxies, err := m.proxies(ctx)
-	if len(proxies) == 0 {
-		return errors.Join(errors.New("no proxies found"), err)
-	} else if err != nil {
-		fmt.Fprintf(s.Err, "warning: %v; watching the proxies given with --proxy\n", err)
-	}
 	if o.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
