@@ -45,11 +45,11 @@ func (p sidecar) add(o object, tmpl *yaml.Node) error {
 	}
 
 	init, proxy := p.initContainer(), p.proxyContainer()
-	initNode, err := toNode(init)
+	initNode, err := ToNode(init)
 	if err != nil {
 		return err
 	}
-	proxyNode, err := toNode(proxy)
+	proxyNode, err := ToNode(proxy)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (p sidecar) add(o object, tmpl *yaml.Node) error {
 		return err
 	}
 	for _, v := range p.volumes() {
-		n, err := toNode(v)
+		n, err := ToNode(v)
 		if err != nil {
 			return err
 		}

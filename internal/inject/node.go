@@ -3,6 +3,7 @@ package inject
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -148,9 +149,10 @@ func nullNode() *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
 }
 
-// toNode converts a Kubernetes API value (anything encoding/json
-// marshals) to a block-style node.
-func toNode(v any) (*yaml.Node, error) {
+// ToNode converts a Kubernetes API value (anything encoding/json
+// marshals) to a block-style YAML node, as inject writes it and install
+// renders its manifests.
+func ToNode(v any) (*yaml.Node, error) {
 	j, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -167,9 +169,13 @@ func toNode(v any) (*yaml.Node, error) {
 }
 
 // plain removes the flow and quoting styles JSON input leaves, so the
-// encoder picks the plain block style (and quotes only where needed).
+// encoder picks the plain block style (and quotes only where needed); a
+// string of several lines (a PEM certificate) becomes a literal block.
 func plain(n *yaml.Node) {
 	n.Style = 0
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && strings.Contains(n.Value, "\n") {
+		n.Style = yaml.LiteralStyle
+	}
 	for _, c := range n.Content {
 		plain(c)
 	}

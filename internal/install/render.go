@@ -2,11 +2,11 @@ package install
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"slices"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/meshlite/meshlite/internal/inject"
 )
 
 // encodeDocs writes docs as a YAML stream, each document after a "---"
@@ -16,7 +16,7 @@ import (
 func encodeDocs(docs []document) ([]byte, error) {
 	var b bytes.Buffer
 	for _, d := range docs {
-		n, err := toNode(d.obj)
+		n, err := inject.ToNode(d.obj)
 		if err != nil {
 			return nil, err
 		}
@@ -40,32 +40,6 @@ func encodeDocs(docs []document) ([]byte, error) {
 		}
 	}
 	return b.Bytes(), nil
-}
-
-func toNode(v any) (*yaml.Node, error) {
-	j, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(j, &doc); err != nil {
-		return nil, err
-	}
-	if len(doc.Content) != 1 {
-		return nil, fmt.Errorf("encoding %T: no content", v)
-	}
-	plain(doc.Content[0])
-	return doc.Content[0], nil
-}
-
-func plain(n *yaml.Node) {
-	n.Style = 0
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && bytes.ContainsRune([]byte(n.Value), '\n') {
-		n.Style = yaml.LiteralStyle // PEM reads best as a block
-	}
-	for _, c := range n.Content {
-		plain(c)
-	}
 }
 
 // tidy orders keys the way manifests are usually written (apiVersion
