@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlite/meshlite/internal/syncbuf"
 	"github.com/meshlite/meshlite/proxy/accesslog"
 )
 
@@ -194,7 +195,7 @@ func TestLogsFollow(t *testing.T) {
 	client, web, db := journeyProxies(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	root := NewRoot(Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
 	root.SetArgs(append([]string{"logs", "--follow", "--trace", other, "--follow-window", "300ms", "-o", "json"}, proxyArgs(client, web, db)...))
 	done := make(chan error, 1)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -25,6 +23,7 @@ import (
 	"github.com/meshlite/meshlite/identity/ca"
 	"github.com/meshlite/meshlite/internal/healthcheck"
 	"github.com/meshlite/meshlite/internal/spiffe"
+	"github.com/meshlite/meshlite/internal/syncbuf"
 	"github.com/meshlite/meshlite/proxy/identity"
 	"github.com/meshlite/meshlite/proxy/mtls"
 )
@@ -174,7 +173,7 @@ type mesh struct {
 	// source is meshctl's identity; nil without one.
 	source mtls.Source
 	client *identity.Client // when the identity comes from the identity service
-	logBuf *syncBuffer
+	logBuf *syncbuf.Buffer
 	stop   context.CancelFunc
 	done   chan struct{}
 	tmpDir string
@@ -273,7 +272,7 @@ func (m *mesh) startIdentity(ctx context.Context) error {
 	cfg.Addr, cfg.TrustAnchors, cfg.TrustDomain = m.o.identityAddr, anchorsFile, m.td.Name()
 	cfg.Namespace, cfg.ServiceAccount, cfg.TokenFile = meshctlNamespace, meshctlAccount, tokenFile
 	cfg.RequestTimeout, cfg.RetryMin, cfg.RetryMax = m.o.timeout, 200*time.Millisecond, 2*time.Second
-	m.logBuf = &syncBuffer{}
+	m.logBuf = &syncbuf.Buffer{}
 	cfg.Log = zerolog.New(m.logBuf)
 	c, err := identity.New(cfg)
 	if err != nil {
@@ -344,22 +343,4 @@ type staticSource struct {
 func (s staticSource) GetX509SVID() (*x509svid.SVID, error) { return s.svid, nil }
 func (s staticSource) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
 	return s.bundle.GetX509BundleForTrustDomain(td)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

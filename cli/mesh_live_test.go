@@ -25,6 +25,7 @@ import (
 	"github.com/meshlite/meshlite/internal/netenv"
 	"github.com/meshlite/meshlite/internal/promtext"
 	"github.com/meshlite/meshlite/internal/stats"
+	"github.com/meshlite/meshlite/internal/syncbuf"
 	"github.com/meshlite/meshlite/internal/testbin"
 )
 
@@ -290,7 +291,7 @@ func TestLiveMesh(t *testing.T) {
 	})
 
 	t.Run("top piped counts every request once", func(t *testing.T) {
-		var out, errb syncBuffer
+		var out, errb syncbuf.Buffer
 		done := make(chan error, 1)
 		go func() {
 			done <- l.run(t.Context(), &out, &errb, "top", "--interval", "1s", "--duration", "4s")

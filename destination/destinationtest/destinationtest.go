@@ -1,7 +1,6 @@
 package destinationtest
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/meshlite/meshlite/destination/app"
+	"github.com/meshlite/meshlite/internal/syncbuf"
 )
 
 // Options shape the service; zero values take the defaults in comments.
@@ -36,7 +36,7 @@ type Server struct {
 	Addr string
 
 	cfg  app.Config
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 
 	mu     sync.Mutex
 	app    *app.App
@@ -48,7 +48,7 @@ type Server struct {
 // log is printed if the test failed.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	s := &Server{Dir: o.Dir, StateFile: o.StateFile, logs: &syncBuffer{}}
+	s := &Server{Dir: o.Dir, StateFile: o.StateFile, logs: &syncbuf.Buffer{}}
 	if s.Dir == "" {
 		s.Dir = t.TempDir()
 	}
@@ -198,23 +198,6 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func tail(s string, n int) string {

@@ -10,7 +10,6 @@
 package identitytest
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/meshlite/meshlite/identity/attest"
 	"github.com/meshlite/meshlite/identity/ca"
 	"github.com/meshlite/meshlite/internal/spiffe"
+	"github.com/meshlite/meshlite/internal/syncbuf"
 )
 
 // Options shape the service; zero values take the defaults in comments.
@@ -51,7 +51,7 @@ type Server struct {
 
 	cfg  app.Config
 	opts Options
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 
 	mu     sync.Mutex
 	app    *app.App
@@ -87,7 +87,7 @@ func Start(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Dir: NewDir(t, td), TrustDomain: td, opts: o, logs: &syncBuffer{}}
+	s := &Server{Dir: NewDir(t, td), TrustDomain: td, opts: o, logs: &syncbuf.Buffer{}}
 	s.cfg = app.Default()
 	s.cfg.Addr, s.cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	s.cfg.TrustDomain = o.TrustDomain
@@ -210,21 +210,4 @@ func (s *Server) RotateIssuer(t testing.TB) {
 	if err := ca.RotateIssuer(s.Dir, s.TrustDomain, 0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

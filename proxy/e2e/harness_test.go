@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/meshlite/meshlite/internal/syncbuf"
 	"github.com/meshlite/meshlite/proxy/app"
 	"github.com/meshlite/meshlite/proxy/server"
 )
@@ -35,7 +35,7 @@ import (
 // library's global logger: the proxy logs only through the writer it was
 // given (x/net/http2 would otherwise print to stderr).
 func TestMain(m *testing.M) {
-	stdLog := &logBuffer{}
+	stdLog := &syncbuf.Buffer{}
 	log.SetOutput(stdLog)
 	code := m.Run()
 	if code == 0 {
@@ -109,31 +109,13 @@ func toolsDir() string {
 	return filepath.Join(home, ".cache", "meshlite", "bin")
 }
 
-// logBuffer collects the proxy's log output; safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // testProxy is a meshlite-proxy running in the test process.
 type testProxy struct {
 	*app.Proxy
 	// Out, In and Admin are the bound listener addresses.
 	Out, In, Admin string
 	cfg            app.Config
-	logs           *logBuffer
+	logs           *syncbuf.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 	stopOnce       sync.Once
@@ -166,7 +148,7 @@ func startProxy(t *testing.T, origDst server.OrigDstFunc, mods ...func(*app.Conf
 	for _, m := range mods {
 		m(&cfg)
 	}
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	p, err := app.New(cfg, logs, origDst)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/meshlite/meshlite/internal/syncbuf"
 )
 
 func TestHijackKeepsBufferedBytes(t *testing.T) {
@@ -190,7 +192,7 @@ func TestPipelinedByteNotLost(t *testing.T) {
 }
 
 func TestHandlerPanics(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf syncbuf.Buffer
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/before":
@@ -233,23 +235,6 @@ func TestHandlerPanics(t *testing.T) {
 	if strings.Contains(logs, "abort Handler") {
 		t.Errorf("ErrAbortHandler logged: %s", logs)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestLargeStreamingEcho streams a 100 MiB upload through a handler that

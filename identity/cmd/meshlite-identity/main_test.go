@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/meshlite/meshlite/identity/identitytest"
 	"github.com/meshlite/meshlite/internal/command"
+	"github.com/meshlite/meshlite/internal/syncbuf"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -64,23 +64,6 @@ func TestStartFailure(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRunAndStop starts the service from flags and environment and stops
 // it as SIGTERM would.
 func TestRunAndStop(t *testing.T) {
@@ -94,7 +77,7 @@ func TestRunAndStop(t *testing.T) {
 	t.Setenv("MESHLITE_IDENTITY_TRUST_DOMAIN", "example.org")
 	t.Setenv("MESHLITE_IDENTITY_ADMIN_ADDR", admin)
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout syncBuffer
+	var stdout syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--dir", dir, "--addr", "127.0.0.1:0"}, &stdout, &bytes.Buffer{})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,10 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meshlite/meshlite/internal/syncbuf"
 )
 
 // jaegerBin finds the Jaeger all-in-one that `make jaeger` builds. In CI
@@ -46,7 +46,7 @@ func jaegerBin(t *testing.T) string {
 type jaeger struct {
 	OTLPGRPC, OTLPHTTP netip.AddrPort
 	Query              string // http://127.0.0.1:port
-	out                *lockedBuffer
+	out                *syncbuf.Buffer
 }
 
 // freePort returns a port free on host now.
@@ -111,7 +111,7 @@ func startJaeger(t *testing.T, otlpHost netip.Addr) *jaeger {
 	j := &jaeger{
 		OTLPGRPC: netip.AddrPortFrom(otlpHost, freePort(t, otlpHost)),
 		OTLPHTTP: netip.AddrPortFrom(otlpHost, freePort(t, otlpHost)),
-		out:      &lockedBuffer{},
+		out:      &syncbuf.Buffer{},
 	}
 	queryHTTP := netip.AddrPortFrom(lo, freePort(t, lo))
 	queryGRPC := netip.AddrPortFrom(lo, freePort(t, lo))
@@ -239,22 +239,4 @@ func (j *jaeger) waitTrace(t *testing.T, id string, n int, more func() string) [
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
