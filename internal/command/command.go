@@ -27,18 +27,17 @@ type Run func(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // Main runs run with the process's arguments and standard streams, under a
 // context cancelled by SIGTERM or an interrupt. A failure is printed as
-// "name: error" on stderr (not for -h, whose usage flag already printed)
-// and the process exits with ExitCode.
+// "name: error" on stderr and the process exits with ExitCode; -h prints
+// the flags and exits 0.
 func Main(name string, run Run) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, name+":", err)
-		}
-		os.Exit(ExitCode(err))
+	code := ExitCode(err)
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, name+":", err)
 	}
+	os.Exit(code)
 }
 
 // UsageError marks a failure of the flags, the environment or the
@@ -56,13 +55,14 @@ func Usage(err error) error {
 	return UsageError{err}
 }
 
-// ExitCode is 0 for nil, 2 for a UsageError or flag.ErrHelp, 1 otherwise.
+// ExitCode is 0 for nil and for flag.ErrHelp (help was asked for and
+// printed, as Go's flag package exits), 2 for a UsageError, 1 otherwise.
 func ExitCode(err error) int {
 	var u UsageError
 	switch {
-	case err == nil:
+	case err == nil || errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, &u) || errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &u):
 		return 2
 	}
 	return 1

@@ -26,8 +26,8 @@ func TestExitCode(t *testing.T) {
 		{errors.New("listen: address in use"), 1},
 		{UsageError{errors.New("bad flag")}, 2},
 		{fmt.Errorf("config: %w", UsageError{errors.New("bad")}), 2},
-		{flag.ErrHelp, 2},
-		{UsageError{flag.ErrHelp}, 2},
+		{flag.ErrHelp, 0},
+		{UsageError{flag.ErrHelp}, 0},
 	} {
 		if got := ExitCode(tc.err); got != tc.want {
 			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.want)

@@ -8,30 +8,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/meshlite/meshlite/bench/backend"
+	"github.com/meshlite/meshlite/internal/command"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "benchbackend:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("benchbackend", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (

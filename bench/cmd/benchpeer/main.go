@@ -14,25 +14,12 @@ import (
 	"io"
 	"log"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/meshlite/meshlite/bench/gopeer"
+	"github.com/meshlite/meshlite/internal/command"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "benchpeer:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("benchpeer", run) }
 
 type options struct {
 	kind, side, listen string

@@ -178,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pl := o.plan()
 	res, err := suite.Run(ctx, suite.Options{
 		Plan: pl, BinDir: o.binDir, OutDir: o.outDir, ToolsDir: o.toolsDir, Threads: o.threads,
-		Command: command(o.quick), Log: stderr, CPUProfileDir: o.cpuprofile,
+		Command: commandLine(o.quick), Log: stderr, CPUProfileDir: o.cpuprofile,
 	})
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted (%w); pods and processes torn down, nothing written", ctx.Err())
@@ -206,7 +206,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.Join(err, werr)
 }
 
-func command(quick bool) string {
+// commandLine is how the run was started, for the report.
+func commandLine(quick bool) string {
 	if quick {
 		return "make bench-quick"
 	}

@@ -14,22 +14,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
+	"github.com/meshlite/meshlite/internal/command"
 	"github.com/meshlite/meshlite/internal/demo/apps"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "meshlite-demo-app:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("meshlite-demo-app", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
